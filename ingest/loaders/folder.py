@@ -1,0 +1,118 @@
+"""Walking a folder or an Obsidian vault: include/exclude patterns, one loader per suffix."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.documents import Document, LoadFailure, LoadResult
+from ingest.loaders.docx import docx_to_markdown
+from ingest.loaders.html import html_to_markdown
+from ingest.loaders.markdown import load_markdown
+from ingest.loaders.pdf import pdf_to_markdown
+from ingest.loaders.text import UnreadableFile, decode_text
+
+_MARKDOWN = {".md", ".markdown", ".mdx"}
+_TEXT = {".txt", ".text"}
+_HTML = {".html", ".htm"}
+_SKIP_DIRS = {".obsidian", ".git", ".trash", ".venv", "node_modules", "__pycache__"}
+DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
+
+
+def supported_suffixes() -> frozenset[str]:
+    return frozenset(_MARKDOWN | _TEXT | _HTML | {".pdf", ".docx"})
+
+
+@dataclass(frozen=True)
+class FolderSource:
+    """A local folder (or Obsidian vault) of notes; document ids are paths under its root."""
+
+    root: Path
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    name: str = field(default="")
+
+    @property
+    def source_name(self) -> str:
+        return self.name or str(self.root.resolve())
+
+    def doc_id(self, rel: str) -> str:
+        return f"{self.source_name}::{rel}"
+
+    def paths(self) -> Iterator[tuple[Path, str]]:
+        """(absolute path, posix path relative to root) of every file that will be loaded."""
+        root = self.root.resolve()
+        if root.is_file():
+            if root.suffix.lower() in supported_suffixes():
+                yield root, root.name
+            return
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
+            for filename in sorted(filenames):
+                path = Path(dirpath) / filename
+                rel = path.relative_to(root).as_posix()
+                if path.suffix.lower() not in supported_suffixes() or filename.startswith("."):
+                    continue
+                if self.include and not any(fnmatch.fnmatch(rel, p) for p in self.include):
+                    continue
+                if any(fnmatch.fnmatch(rel, p) for p in self.exclude):
+                    continue
+                yield path, rel
+
+    def list_ids(self) -> set[str]:
+        """Ids of the documents this source holds now (cheap: no file is read)."""
+        return {self.doc_id(rel) for _, rel in self.paths()}
+
+    def load(self) -> Iterator[LoadResult]:
+        for path, rel in self.paths():
+            yield load_file(
+                path,
+                doc_id=self.doc_id(rel),
+                rel=rel,
+                source=self.source_name,
+                max_bytes=self.max_file_bytes,
+            )
+
+
+def load_file(
+    path: Path, *, doc_id: str, rel: str, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> LoadResult:
+    """Load one file; any problem becomes a LoadFailure with a readable reason."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            return LoadFailure(
+                doc_id,
+                f"is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit for one file",
+                rel,
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        return LoadFailure(doc_id, f"could not be read ({exc.strerror or exc})", rel)
+    try:
+        fields = _parse(data, path.suffix.lower(), path.stem)
+    except UnreadableFile as exc:
+        return LoadFailure(doc_id, str(exc), rel)
+    if not fields["text"].strip():
+        return LoadFailure(doc_id, "has no text to index (empty, or front matter only)", rel)
+    return Document(doc_id=doc_id, source=source, path=rel, **fields)
+
+
+def _parse(data: bytes, suffix: str, stem: str) -> dict:
+    if suffix == ".pdf":
+        title, text = pdf_to_markdown(data)
+        return {"title": title or stem, "text": text}
+    if suffix == ".docx":
+        title, text = docx_to_markdown(data)
+        return {"title": title or stem, "text": text}
+    text = decode_text(data)
+    if suffix in _MARKDOWN:
+        return load_markdown(text, name=stem, mdx=suffix == ".mdx")
+    if suffix in _HTML:
+        title, body = html_to_markdown(text)
+        return {"title": title or stem, "text": body}
+    return {"title": stem.replace("-", " ").replace("_", " "), "text": text}

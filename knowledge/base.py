@@ -1,0 +1,273 @@
+"""The knowledge base API the bot and the command line use: open, sync, ask, search."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from ingest.chunking import ChunkerSettings, chunk_document
+from ingest.documents import Document, LoadResult
+from ingest.plan import SyncPlan, plan_sync
+from knowledge.answer import Answer, ConfidenceModel, compose_answer
+from knowledge.catalog import Catalog
+from knowledge.embedder import Embedder
+from knowledge.retrieval import PUBLIC_ONLY, Hit, SearchFilter, hybrid_search
+from knowledge.sync import Progress, SyncReport, apply_plan, chunk_metadata, collect_orphans
+from knowledge.vectors import VectorStore
+
+log = logging.getLogger(__name__)
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+MAX_QUESTION_CHARS = 500
+
+
+class KnowledgeError(Exception):
+    """A problem a user can act on; the message is shown as it is."""
+
+
+class Source(Protocol):
+    """Anything that yields documents and names itself: a folder, a vault, a remote source."""
+
+    @property
+    def source_name(self) -> str: ...
+
+    def load(self) -> Iterable[LoadResult]: ...
+
+
+def validate_name(name: str) -> str:
+    if not _NAME.match(name):
+        raise KnowledgeError(
+            f"{name!r} is not a valid knowledge base name: use letters, digits, '-' and '_'"
+            " (up to 63 characters), for example 'default' or a Discord server id"
+        )
+    return name
+
+
+class Library:
+    """All knowledge bases under one data directory, sharing one model and one vector store."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        embedder: Embedder,
+        chunker: ChunkerSettings | None = None,
+        confidence: ConfidenceModel | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.embedder = embedder
+        self.chunker = chunker or ChunkerSettings(max_tokens=embedder.max_seq_length)
+        self.confidence = confidence or ConfidenceModel()
+        self.vectors = VectorStore(self.data_dir / "chroma", embedder)
+        self._open: dict[str, KnowledgeBase] = {}
+        self._lock = threading.Lock()
+
+    def kb_dir(self, name: str) -> Path:
+        return self.data_dir / "kb" / validate_name(name)
+
+    def names(self) -> list[str]:
+        root = self.data_dir / "kb"
+        if not root.is_dir():
+            return []
+        return sorted(p.name for p in root.iterdir() if (p / "catalog.sqlite3").exists())
+
+    def exists(self, name: str) -> bool:
+        return (self.kb_dir(name) / "catalog.sqlite3").exists()
+
+    def open(self, name: str) -> KnowledgeBase:
+        with self._lock:
+            kb = self._open.get(name)
+            if kb is None:
+                kb = KnowledgeBase(self, validate_name(name))
+                self._open[name] = kb
+            return kb
+
+    def remove(self, name: str) -> bool:
+        if not self.exists(name):
+            return False
+        kb = self.open(name)
+        collections = [kb.collection_name, *kb.stale_collections()]
+        with self._lock:
+            self._open.pop(name, None)
+        kb.catalog.close()
+        for collection in collections:
+            self.vectors.drop(collection)
+        shutil.rmtree(self.kb_dir(name))
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            for kb in self._open.values():
+                kb.catalog.close()
+            self._open.clear()
+
+
+class KnowledgeBase:
+    """One knowledge base: a catalog (manifest, chunk text, lexical index) and a collection."""
+
+    def __init__(self, library: Library, name: str) -> None:
+        self.library = library
+        self.name = name
+        self.embedder = library.embedder
+        self.chunker = library.chunker
+        self.catalog = Catalog(library.kb_dir(name) / "catalog.sqlite3")
+        self._sync_lock = threading.Lock()  # one sync at a time per knowledge base
+        self.fingerprint = json.dumps(
+            {"embedder": self.embedder.fingerprint(), "chunker": self.chunker.fingerprint()},
+            sort_keys=True,
+        )
+        if self.catalog.get_meta("fingerprint") is None:
+            self.catalog.set_meta("fingerprint", self.fingerprint)
+            self.catalog.set_meta("collection", self._collection_name_for(self.fingerprint))
+
+    @classmethod
+    def open(cls, data_dir: Path, name: str = "default", embedder: Embedder | None = None):
+        """Convenience for scripts: a library of one."""
+        return Library(Path(data_dir), embedder or Embedder()).open(name)
+
+    # -- collections ----------------------------------------------------------------------
+    def _collection_name_for(self, fingerprint: str) -> str:
+        digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:10]
+        return f"kb-{self.name}-{digest}"
+
+    @property
+    def collection_name(self) -> str:
+        return self.catalog.get_meta("collection") or self._collection_name_for(self.fingerprint)
+
+    @property
+    def collection(self):
+        return self.library.vectors.collection(self.collection_name)
+
+    def stale_collections(self) -> list[str]:
+        prefix = f"kb-{self.name}-"
+        current = self.collection_name
+        return [n for n in self.library.vectors.names() if n.startswith(prefix) and n != current]
+
+    # -- syncing ----------------------------------------------------------------------------
+    def sync(self, sources: Sequence[Source], progress: Progress | None = None) -> SyncReport:
+        """Bring the knowledge base in line with the sources; safe to interrupt at any point."""
+        with self._sync_lock:
+            report = SyncReport()
+            if self.catalog.get_meta("fingerprint") != self.fingerprint:
+                report.merge(self._reembed_all(progress))
+            for source in sources:
+                known = {
+                    doc_id: entry.content_hash
+                    for doc_id, entry in self.catalog.documents(source.source_name).items()
+                }
+                plan = plan_sync(known, source.load())
+                report.merge(self._apply(plan, progress))
+            collect_orphans(self.catalog, self.collection)
+            return report
+
+    def add_documents(self, docs: Sequence[Document]) -> SyncReport:
+        """Index documents given directly (a mod's answer, an approved clip's recipe)."""
+        with self._sync_lock:
+            known = self.catalog.documents()
+            plan = SyncPlan()
+            for doc in docs:
+                if doc.doc_id not in known:
+                    plan.new.append(doc)
+                elif known[doc.doc_id].content_hash != doc.content_hash:
+                    plan.changed.append(doc)
+                else:
+                    plan.unchanged.append(doc.doc_id)
+            return self._apply(plan, None)
+
+    def remove_documents(self, doc_ids: Sequence[str]) -> SyncReport:
+        with self._sync_lock:
+            known = self.catalog.documents()
+            return self._apply(SyncPlan(deleted=[d for d in doc_ids if d in known]), None)
+
+    def _apply(self, plan: SyncPlan, progress: Progress | None) -> SyncReport:
+        return apply_plan(
+            plan,
+            catalog=self.catalog,
+            collection=self.collection,
+            embedder=self.embedder,
+            settings=self.chunker,
+            progress=progress,
+        )
+
+    def _reembed_all(self, progress: Progress | None) -> SyncReport:
+        """A new model or chunker: build a new collection, then switch to it in one commit."""
+        report = SyncReport()
+        target_name = self._collection_name_for(self.fingerprint)
+        target = self.library.vectors.collection(target_name)
+        docs = self.catalog.stored_documents()
+        log.info("embedder or chunker changed: re-embedding %d documents", len(docs))
+        chunks_by_doc = {}
+        for done, doc in enumerate(docs, start=1):
+            chunks = chunk_document(doc, self.embedder, self.chunker)
+            chunks_by_doc[doc.doc_id] = chunks
+            present = set(target.get(ids=[c.chunk_id for c in chunks], include=[])["ids"])
+            todo = [c for c in chunks if c.chunk_id not in present]
+            if todo:
+                target.upsert(
+                    ids=[c.chunk_id for c in todo],
+                    embeddings=self.embedder.encode([c.embed_text for c in todo]),
+                    metadatas=[chunk_metadata(doc, c) for c in todo],
+                )
+                report.chunks_embedded += len(todo)
+            if progress:
+                progress(done, len(docs))
+        old = self.collection_name
+        with self.catalog.transaction() as conn:
+            self.catalog.replace_all_chunks(conn, chunks_by_doc)
+            self.catalog.set_meta("fingerprint", self.fingerprint, conn)
+            self.catalog.set_meta("collection", target_name, conn)
+        if old != target_name:
+            self.library.vectors.drop(old)
+        report.updated = len(docs)
+        return report
+
+    # -- asking ---------------------------------------------------------------------------
+    def search(
+        self,
+        question: str,
+        k: int = 5,
+        search_filter: SearchFilter = PUBLIC_ONLY,
+    ) -> list[Hit]:
+        question = check_question(question)
+        return hybrid_search(
+            question,
+            self.embedder.encode_query(question),
+            catalog=self.catalog,
+            collection=self.collection,
+            k=k,
+            search_filter=search_filter,
+        )
+
+    def ask(self, question: str, k: int = 5, search_filter: SearchFilter = PUBLIC_ONLY) -> Answer:
+        """An extractive answer with citations, or an abstention. Private notes are never quoted."""
+        if search_filter.visibility != "public":
+            search_filter = SearchFilter(search_filter.sources, search_filter.tags, "public")
+        question = check_question(question)
+        hits = self.search(question, k=k, search_filter=search_filter)
+        return compose_answer(question, hits, self.library.confidence)
+
+    def stats(self) -> dict[str, object]:
+        stats: dict[str, object] = dict(self.catalog.stats())
+        stats["name"] = self.name
+        stats["vectors"] = self.collection.count()
+        stats["collection"] = self.collection_name
+        stats["model"] = self.embedder.name
+        return stats
+
+
+def check_question(question: str) -> str:
+    question = " ".join(question.split())
+    if not question:
+        raise KnowledgeError("The question is empty.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise KnowledgeError(
+            f"That question is {len(question):,} characters long; please keep it under"
+            f" {MAX_QUESTION_CHARS} so I can find the right passage."
+        )
+    return question

