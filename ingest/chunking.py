@@ -146,7 +146,11 @@ def chunk_document(
     chunks: list[Chunk] = []
     seen: dict[str, int] = {}
     for section in split_sections(doc.text):
-        prefix = _prefix(doc.title, section.heading_path, tokenizer, settings)
+        headings = section.heading_path
+        # A first heading that repeats the title (an H1 equal to it is common) adds nothing.
+        if headings and headings[0].strip().lower() == doc.title.strip().lower():
+            headings = headings[1:]
+        prefix = _prefix(doc.title, headings, tokenizer, settings)
         prefix_tokens = len(tokenizer.token_spans(prefix)) + (1 if prefix else 0)
         budget = settings.max_tokens - settings.special_tokens - prefix_tokens
         size = max(8, min(settings.target_tokens, budget))
@@ -162,7 +166,7 @@ def chunk_document(
                     chunk_id=digest.hexdigest()[:32],
                     doc_id=doc.doc_id,
                     index=len(chunks),
-                    heading_path=section.heading_path,
+                    heading_path=headings,
                     text=text,
                     start=section.start + start,
                     end=section.start + end,
@@ -176,9 +180,6 @@ def _prefix(
     title: str, heading_path: Sequence[str], tokenizer: Tokenizer, settings: ChunkerSettings
 ) -> str:
     parts = [title, *heading_path] if title else list(heading_path)
-    # Drop a leading heading that repeats the title (an H1 equal to the title is common).
-    if len(parts) > 1 and parts[0].strip().lower() == parts[1].strip().lower():
-        parts.pop(1)
     prefix = HEADING_SEPARATOR.join(p for p in parts if p)
     spans = tokenizer.token_spans(prefix)
     if len(spans) > settings.max_prefix_tokens:

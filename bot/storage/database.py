@@ -79,7 +79,7 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """BEGIN IMMEDIATE ... COMMIT: takes the write lock up front, so read-check-write is safe."""
+        """BEGIN IMMEDIATE ... COMMIT: the write lock comes first, so read-check-write is safe."""
         await self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn

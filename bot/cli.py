@@ -1,0 +1,112 @@
+"""The `greenroom` command line: ingest notes, ask questions, evaluate, run the bot."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+log = logging.getLogger("greenroom")
+
+
+def _limit_blas_threads() -> None:
+    # numpy's BLAS threads and torch's threads fight over two cores: one BLAS thread keeps
+    # query latency steady. Must be set before numpy loads, so it happens first in main().
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="greenroom",
+        description="Greenroom: answers fans from a streamer's notes, and runs the clip review.",
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="where stores live (default ./data, or GREENROOM_DATA_DIR)"
+    )
+    parser.add_argument("--model", help="embedding model name or local folder")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser(
+        "start",
+        help="the quick start: ingest examples/notes and answer samples,"
+        " or start the bot when DISCORD_TOKEN is set",
+    )
+    p.add_argument("--notes", type=Path, default=Path("examples/notes"))
+
+    p = sub.add_parser("ingest", help="ingest folders or files of notes into a knowledge base")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--kb", default="default", help="knowledge base name (a guild id for the bot)")
+    p.add_argument("--include", action="append", default=[], help="glob of files to take")
+    p.add_argument("--exclude", action="append", default=[], help="glob of files to skip")
+    p.add_argument("--max-file-mb", type=float, default=2.0, help="skip files larger than this")
+    p.add_argument("--no-progress", action="store_true")
+
+    p = sub.add_parser("ask", help="ask the knowledge base a question")
+    p.add_argument("question")
+    p.add_argument("--kb", default="default")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    p = sub.add_parser("kb", help="list, inspect or remove knowledge bases")
+    kb_sub = p.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
+    kb_sub.add_parser("list", help="list knowledge bases")
+    s = kb_sub.add_parser("stats", help="documents, chunks and sources of one knowledge base")
+    s.add_argument("--kb", default="default")
+    s = kb_sub.add_parser("remove", help="delete a knowledge base and its vectors")
+    s.add_argument("name")
+
+    p = sub.add_parser("eval", help="retrieval and abstention figures for a question set")
+    p.add_argument("questions", type=Path)
+    p.add_argument("--kb", default="default")
+    p.add_argument("-k", type=int, default=5, help="the cut-off shown first (1, 3, 5 or 10)")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _limit_blas_threads()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from bot.settings import Settings
+
+    overrides = {}
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir
+    if args.model:
+        overrides["model"] = args.model
+    settings = Settings(**overrides)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level.upper()),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+    )
+    for noisy in ("chromadb", "httpx", "sentence_transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from bot import cli_commands
+
+    try:
+        return cli_commands.dispatch(args, settings)
+    except cli_commands.UserError as exc:
+        print(f"greenroom: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the next run picks up where this one stopped", file=sys.stderr)
+        return 130
+
+
+def print_json(value: object) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""What each `greenroom` sub-command does; argument parsing lives in bot/cli.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from bot.settings import Settings
+
+
+class UserError(Exception):
+    """A mistake in how the command was called; printed without a traceback."""
+
+
+def dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    handler = {
+        "start": cmd_start,
+        "ingest": cmd_ingest,
+        "ask": cmd_ask,
+        "kb": cmd_kb,
+        "eval": cmd_eval,
+    }[args.command]
+    return handler(args, settings)
+
+
+def open_library(settings: Settings):
+    from knowledge.base import Library
+    from knowledge.embedder import Embedder
+
+    try:
+        embedder = Embedder(settings.model)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    return Library(settings.data_dir, embedder)
+
+
+def _open_existing(library, name: str):
+    from knowledge.base import KnowledgeError
+
+    try:
+        if not library.exists(name):
+            known = ", ".join(library.names()) or "none yet"
+            raise UserError(
+                f"there is no knowledge base {name!r} in {library.data_dir} (known: {known});"
+                f" fill it with: greenroom ingest PATH --kb {name}"
+            )
+        return library.open(name)
+    except KnowledgeError as exc:
+        raise UserError(str(exc)) from None
+
+
+def ingest_paths(
+    library, name: str, paths, *, include=(), exclude=(), max_file_mb=2.0, progress: bool = True
+):
+    from ingest.loaders import FolderSource
+    from knowledge.base import KnowledgeError
+
+    sources = []
+    for path in paths:
+        if not path.exists():
+            raise UserError(f"{path} does not exist")
+        sources.append(
+            FolderSource(
+                Path(path),
+                include=tuple(include),
+                exclude=tuple(exclude),
+                max_file_bytes=int(max_file_mb * 1024 * 1024),
+            )
+        )
+    try:
+        kb = library.open(name)
+    except KnowledgeError as exc:
+        raise UserError(str(exc)) from None
+    bar = None
+    callback = None
+    if progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(total=0, unit="doc", desc=f"ingest {name}", leave=False)
+
+        def callback(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+    try:
+        report = kb.sync(sources, progress=callback)
+    finally:
+        if bar is not None:
+            bar.close()
+    return kb, report
+
+
+def print_report(name: str, report) -> None:
+    print(
+        f"{name}: {report.summary()} ({report.chunks_embedded} chunks embedded,"
+        f" {report.seconds:.1f} s)"
+    )
+    for failure in report.failed:
+        print(f"  failed: {failure.path or failure.doc_id}: {failure.reason}")
+
+
+def cmd_ingest(args, settings: Settings) -> int:
+    library = open_library(settings)
+    _, report = ingest_paths(
+        library,
+        args.kb,
+        args.paths,
+        include=args.include,
+        exclude=args.exclude,
+        max_file_mb=args.max_file_mb,
+        progress=not args.no_progress,
+    )
+    print_report(args.kb, report)
+    return 0
+
+
+def render_answer(answer) -> str:
+    lines = [answer.text]
+    if not answer.abstained:
+        lines.append("")
+        for n, c in enumerate(answer.citations, start=1):
+            where = c.url or c.path or ""
+            lines.append(f"[{n}] {c.label}" + (f" ({where})" if where else ""))
+    lines.append(f"confidence {answer.confidence:.2f}")
+    return "\n".join(lines)
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    from knowledge.base import KnowledgeError
+
+    library = open_library(settings)
+    kb = _open_existing(library, args.kb)
+    try:
+        answer = kb.ask(args.question)
+    except KnowledgeError as exc:
+        raise UserError(str(exc)) from None
+    if args.json:
+        payload = answer.to_json()
+        payload.pop("question")
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+    else:
+        print(render_answer(answer))
+    return 0
+
+
+def cmd_kb(args, settings: Settings) -> int:
+    library = open_library(settings)
+    if args.kb_command == "list":
+        names = library.names()
+        if not names:
+            print(f"no knowledge bases in {settings.data_dir}")
+        for name in names:
+            stats = library.open(name).catalog.stats()
+            print(f"{name}\t{stats['documents']} documents\t{stats['chunks']} chunks")
+        return 0
+    if args.kb_command == "stats":
+        kb = _open_existing(library, args.kb)
+        stats = kb.stats()
+        for key, value in stats.items():
+            print(f"{key}: {value}")
+        for source, count in kb.catalog.sources():
+            print(f"source: {source} ({count} documents)")
+        return 0
+    if args.kb_command == "remove":
+        if not library.remove(args.name):
+            raise UserError(f"there is no knowledge base {args.name!r}")
+        print(f"removed knowledge base {args.name!r}")
+        return 0
+    raise UserError(f"unknown kb action {args.kb_command!r}")
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from knowledge.evaluation import evaluate, load_questions
+
+    if not args.questions.exists():
+        raise UserError(f"{args.questions} does not exist")
+    try:
+        questions = load_questions(args.questions)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    library = open_library(settings)
+    kb = _open_existing(library, args.kb)
+    result = evaluate(kb, questions)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False))
+        return 0
+    print(
+        f"{len(questions)} questions ({result['n_answerable']} answerable,"
+        f" {result['n_unanswerable']} unanswerable) against {args.kb!r}"
+    )
+    order = [args.k] + [k for k in (1, 3, 5, 10) if k != args.k]
+    for k in order:
+        if f"recall@{k}" in result:
+            print(f"  Recall@{k:<3} {result[f'recall@{k}']:.3f}")
+    print(f"  MRR@10     {result['mrr@10']:.3f}")
+    print(f"  abstained on unanswerable   {result['abstain_unanswerable']:.3f}")
+    print(f"  wrongly abstained           {result['wrong_abstain']:.3f}")
+    missed = [r for r in result["questions"] if r["kind"] != "unanswerable" and not r["rank"]]
+    for r in missed:
+        print(f"  miss {r['id']}: {r['question']}")
+    return 0
+
+
+def cmd_start(args, settings: Settings) -> int:
+    """The quick start: run the bot when a token is set, else ingest the samples and ask."""
+    if settings.discord_token is not None:
+        from bot.app import run_bot
+
+        return run_bot(settings)
+    library = open_library(settings)
+    kb, report = ingest_paths(library, "default", [args.notes])
+    print_report("default", report)
+    for question in SAMPLE_QUESTIONS_FOR_START:
+        print(f"\n> {question}")
+        print(render_answer(kb.ask(question)))
+    print("\nSet DISCORD_TOKEN (in the environment or .env) to start the Discord bot instead.")
+    return 0
+
+
+SAMPLE_QUESTIONS_FOR_START = (
+    "how did you make the stream intro?",
+    "what bitrate do you stream at?",
+    "how do mods decide if an AI clip can go on stream?",
+    "what's your favourite pizza topping?",
+)

@@ -1,0 +1,90 @@
+"""Retrieval and abstention evaluation over a JSON-lines question set."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from knowledge.answer import compose_answer
+from knowledge.base import KnowledgeBase
+
+KS = (1, 3, 5, 10)
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    question: str
+    source: str
+    heading: str
+    answer_hint: str
+    kind: str
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind != "unanswerable"
+
+
+def load_questions(path: Path) -> list[Question]:
+    questions = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            questions.append(Question(**{f: str(row.get(f, "")) for f in Question.__annotations__}))
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise ValueError(f"{path}:{n}: not a question line ({exc})") from None
+    return questions
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def evaluate(kb: KnowledgeBase, questions: list[Question], k: int = 10) -> dict:
+    """Recall@1/3/5/10 and MRR@10 on answerable questions; abstention on both kinds."""
+    per_question = []
+    for q in questions:
+        hits = kb.search(q.question, k=max(k, 10))
+        answer = compose_answer(q.question, hits[:5], kb.library.confidence)
+        rank = None
+        if q.answerable:
+            hint = _norm(q.answer_hint)
+            for i, hit in enumerate(hits[:10], start=1):
+                if hit.chunk.path == q.source and hint in _norm(hit.chunk.text):
+                    rank = i
+                    break
+        per_question.append(
+            {
+                "id": q.id,
+                "kind": q.kind,
+                "question": q.question,
+                "rank": rank,
+                "abstained": answer.abstained,
+                "confidence": round(answer.confidence, 4),
+                "features": {key: round(v, 4) for key, v in answer.features.items()},
+                "top": hits[0].chunk.path if hits else None,
+            }
+        )
+    answerable = [r for r in per_question if r["kind"] != "unanswerable"]
+    unanswerable = [r for r in per_question if r["kind"] == "unanswerable"]
+
+    def share(rows: list[dict], pred) -> float:
+        return sum(1 for r in rows if pred(r)) / len(rows) if rows else 0.0
+
+    result: dict = {
+        f"recall@{n}": share(answerable, lambda r, n=n: r["rank"] is not None and r["rank"] <= n)
+        for n in KS
+    }
+    result["mrr@10"] = (
+        sum(1 / r["rank"] for r in answerable if r["rank"]) / len(answerable) if answerable else 0.0
+    )
+    result["abstain_unanswerable"] = share(unanswerable, lambda r: r["abstained"])
+    result["wrong_abstain"] = share(answerable, lambda r: r["abstained"])
+    result["n_answerable"] = len(answerable)
+    result["n_unanswerable"] = len(unanswerable)
+    result["questions"] = per_question
+    return result
