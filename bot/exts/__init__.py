@@ -1,0 +1,1 @@
+"""Bot features, one package each (python-discord style): `__init__` only holds setup()."""

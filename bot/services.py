@@ -1,0 +1,58 @@
+"""What the bot's features share, built once in main(): knowledge, database, settings, limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bot.guild_config import GuildConfigStore
+from bot.question_log import QuestionLog
+from bot.ratelimit import QuestionLimiter
+from bot.settings import Settings
+from bot.storage import Database
+from ingest.documents import Document
+from knowledge.answer import Answer
+from knowledge.base import KnowledgeBase, Library
+from knowledge.retrieval import Hit, SearchFilter
+from knowledge.sync import SyncReport
+
+
+@dataclass
+class Services:
+    settings: Settings
+    library: Library
+    db: Database
+    guild_configs: GuildConfigStore
+    questions: QuestionLog
+    limiter: QuestionLimiter = field(default_factory=QuestionLimiter)
+
+    @classmethod
+    async def open(cls, settings: Settings, library: Library) -> Services:
+        db = await Database.open(settings.database_path)
+        services = cls(settings, library, db, GuildConfigStore(db), QuestionLog(db))
+        await services.guild_configs.migrate()
+        await services.questions.migrate()
+        return services
+
+    async def close(self) -> None:
+        await self.db.close()
+        await asyncio.to_thread(self.library.close)
+
+    def kb(self, guild_id: int) -> KnowledgeBase:
+        """Each guild has its own knowledge base, named by the guild's id."""
+        return self.library.open(str(guild_id))
+
+    # Embedding and store calls are CPU work: they run off the event loop, always.
+    async def ask(self, guild_id: int, question: str) -> Answer:
+        return await asyncio.to_thread(self.kb(guild_id).ask, question)
+
+    async def search(self, guild_id: int, question: str, k: int = 5) -> list[Hit]:
+        kb = self.kb(guild_id)
+        return await asyncio.to_thread(kb.search, question, k, SearchFilter())
+
+    async def add_documents(self, guild_id: int, docs: Sequence[Document]) -> SyncReport:
+        return await asyncio.to_thread(self.kb(guild_id).add_documents, docs)
+
+    async def embed(self, texts: list[str]):
+        return await asyncio.to_thread(self.library.embedder.encode, texts)
