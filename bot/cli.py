@@ -63,6 +63,23 @@ def build_parser() -> argparse.ArgumentParser:
     s = kb_sub.add_parser("remove", help="delete a knowledge base and its vectors")
     s.add_argument("name")
 
+    sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
+
+    p = sub.add_parser("sync-commands", help="push the slash commands to Discord")
+    p.add_argument("--guild", type=int, help="sync to one server only (instant), else globally")
+
+    p = sub.add_parser("console", help="ask questions locally, rendered as the bot would answer")
+    p.add_argument("--kb", default="default")
+
+    p = sub.add_parser("config", help="read or change a server's settings")
+    cfg_sub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    s = cfg_sub.add_parser("show", help="show a server's settings")
+    s.add_argument("--guild", type=int, required=True)
+    s = cfg_sub.add_parser("set", help="change one setting")
+    s.add_argument("--guild", type=int, required=True)
+    s.add_argument("key")
+    s.add_argument("value")
+
     p = sub.add_parser("eval", help="retrieval and abstention figures for a question set")
     p.add_argument("questions", type=Path)
     p.add_argument("--kb", default="default")

@@ -21,6 +21,10 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "ask": cmd_ask,
         "kb": cmd_kb,
         "eval": cmd_eval,
+        "run": cmd_run,
+        "sync-commands": cmd_sync_commands,
+        "console": cmd_console,
+        "config": cmd_config,
     }[args.command]
     return handler(args, settings)
 
@@ -226,3 +230,81 @@ SAMPLE_QUESTIONS_FOR_START = (
     "how do mods decide if an AI clip can go on stream?",
     "what's your favourite pizza topping?",
 )
+
+
+def cmd_run(args, settings: Settings) -> int:
+    if settings.discord_token is None:
+        raise UserError("DISCORD_TOKEN is not set (in the environment or .env)")
+    from bot.app import run_bot
+
+    return run_bot(settings)
+
+
+def cmd_sync_commands(args, settings: Settings) -> int:
+    import asyncio
+
+    if settings.discord_token is None:
+        raise UserError("DISCORD_TOKEN is not set (in the environment or .env)")
+    from bot.app import sync_commands
+
+    names = asyncio.run(sync_commands(settings, args.guild))
+    where = f"server {args.guild}" if args.guild else "all servers (may take up to an hour)"
+    print(f"synced {len(names)} commands to {where}: {', '.join(sorted(names))}")
+    return 0
+
+
+def cmd_console(args, settings: Settings) -> int:
+    """Answers typed questions exactly as the bot would render them, without Discord."""
+    from bot.render import answer_embed, embed_as_text
+    from knowledge.base import KnowledgeError
+
+    library = open_library(settings)
+    kb = _open_existing(library, args.kb)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"Ask {args.kb!r} anything (empty line or Ctrl-D to quit).")
+    while True:
+        try:
+            line = input("? " if interactive else "")
+        except EOFError:
+            break
+        if not line.strip():
+            if interactive:
+                break
+            continue
+        try:
+            print(embed_as_text(answer_embed(kb.ask(line))))
+        except KnowledgeError as exc:
+            print(str(exc))
+        print()
+    return 0
+
+
+def cmd_config(args, settings: Settings) -> int:
+    import asyncio
+
+    from bot.guild_config import GuildConfigStore, SettingError, describe
+    from bot.storage import Database
+
+    async def run() -> list[tuple[str, str]]:
+        db = await Database.open(settings.database_path)
+        try:
+            store = GuildConfigStore(db)
+            await store.migrate()
+            if args.config_command == "set":
+                config = await store.set(args.guild, args.key, args.value)
+            else:
+                config = await store.get(args.guild)
+            return describe(config)
+        finally:
+            await db.close()
+
+    try:
+        rows = asyncio.run(run())
+    except SettingError as exc:
+        raise UserError(str(exc)) from None
+    if args.config_command == "set":
+        print(f"set {args.key} for server {args.guild}")
+    for key, value in rows:
+        print(f"{key} = {value}")
+    return 0

@@ -49,7 +49,7 @@ class ChunkerSettings:
     special_tokens: int = 2  # [CLS] and [SEP]
 
     def fingerprint(self) -> str:
-        return json.dumps({"chunker": 2, **asdict(self)}, sort_keys=True)
+        return json.dumps({"chunker": 3, **asdict(self)}, sort_keys=True)
 
 
 @dataclass(frozen=True)

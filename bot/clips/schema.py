@@ -1,0 +1,132 @@
+"""The clips component's tables, and the one write lock its stores share per database."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+from bot.clips.states import ClipStatus
+from bot.storage import Database, Migration
+
+_STATUSES = ", ".join(f"'{status}'" for status in ClipStatus)
+
+CLIPS_MIGRATIONS = [
+    Migration(
+        1,
+        f"""
+        CREATE TABLE clips (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            guild_id INTEGER NOT NULL,
+            submitter_id INTEGER NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            parent_id INTEGER REFERENCES clips(id),
+            status TEXT NOT NULL CHECK (status IN ({_STATUSES})),
+            review_round INTEGER NOT NULL DEFAULT 1,
+            title TEXT NOT NULL,
+            prompt TEXT NOT NULL DEFAULT '',
+            tool TEXT NOT NULL DEFAULT '',
+            use TEXT NOT NULL DEFAULT '',
+            notes TEXT NOT NULL DEFAULT '',
+            settings_json TEXT NOT NULL DEFAULT '{{}}',
+            sha256 TEXT,
+            file_ext TEXT,
+            source_url TEXT,
+            fingerprint_json TEXT,
+            video_json TEXT,
+            preflight_json TEXT NOT NULL DEFAULT '[]',
+            secret INTEGER NOT NULL DEFAULT 0,
+            card_channel_id INTEGER,
+            card_message_id INTEGER,
+            thread_id INTEGER,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX clips_by_guild_status ON clips(guild_id, status, id);
+        CREATE INDEX clips_by_guild_submitter ON clips(guild_id, submitter_id, id);
+        CREATE INDEX clips_by_guild_sha256 ON clips(guild_id, sha256);
+        CREATE UNIQUE INDEX clips_one_row_per_version ON clips(COALESCE(parent_id, id), version);
+
+        CREATE TABLE clip_decisions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            clip_id INTEGER NOT NULL REFERENCES clips(id),
+            guild_id INTEGER NOT NULL,
+            actor_id INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            checklist_json TEXT NOT NULL DEFAULT '{{}}',
+            review_round INTEGER NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX clip_decisions_by_clip ON clip_decisions(clip_id, review_round);
+        CREATE INDEX clip_decisions_by_guild ON clip_decisions(guild_id, actor_id);
+        CREATE UNIQUE INDEX clip_decisions_one_approval_per_mod
+            ON clip_decisions(clip_id, review_round, actor_id) WHERE action = 'approve';
+
+        CREATE TABLE clip_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            clip_id INTEGER NOT NULL REFERENCES clips(id),
+            guild_id INTEGER NOT NULL,
+            actor_id INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            checklist_json TEXT,
+            at REAL NOT NULL
+        );
+        CREATE INDEX clip_audit_by_clip ON clip_audit(clip_id, id);
+        CREATE INDEX clip_audit_by_guild_actor ON clip_audit(guild_id, actor_id, id);
+
+        CREATE TABLE clip_franchise_overrides (
+            guild_id INTEGER NOT NULL,
+            normalized TEXT NOT NULL,
+            term TEXT NOT NULL,
+            mode TEXT NOT NULL CHECK (mode IN ('add', 'remove')),
+            actor_id INTEGER NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (guild_id, normalized)
+        );
+
+        CREATE TABLE clip_brand_terms (
+            guild_id INTEGER NOT NULL,
+            normalized TEXT NOT NULL,
+            term TEXT NOT NULL,
+            actor_id INTEGER NOT NULL,
+            at REAL NOT NULL,
+            PRIMARY KEY (guild_id, normalized)
+        )
+        """,
+    ),
+]
+
+# Triggers have semicolons inside BEGIN ... END, which Database.migrate's statement splitter
+# would cut apart, so they are created here, idempotently, after the migrations ran.
+_APPEND_ONLY_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+    for table in ("clip_audit", "clip_decisions")
+    for op in ("UPDATE", "DELETE")
+]
+
+_write_locks: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def write_lock(db: Database) -> asyncio.Lock:
+    """One lock per Database for the clips stores' transactions.
+
+    `Database` shares one connection between all tasks and `transaction()` takes no lock, so
+    two tasks' BEGINs on it would collide; within this component the lock serialises them.
+    """
+    lock = _write_locks.get(db)
+    if lock is None:
+        lock = _write_locks[db] = asyncio.Lock()
+    return lock
+
+
+async def ensure_clip_schema(db: Database) -> None:
+    """Create or upgrade the clips tables and the append-only triggers; safe to call again."""
+    async with write_lock(db):
+        await db.migrate("clips", CLIPS_MIGRATIONS)
+        async with db.transaction() as conn:
+            for statement in _APPEND_ONLY_TRIGGERS:
+                await conn.execute(statement)

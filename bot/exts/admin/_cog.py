@@ -1,0 +1,152 @@
+"""Server admins set Greenroom up: /greenroom setup ... and /greenroom status."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.checks import ensure_admin, member_of
+from bot.guild_config import GuildConfig, describe
+
+TextOrForum = discord.TextChannel | discord.ForumChannel
+
+
+def _toggle(ids: tuple[int, ...], item: int, enabled: bool) -> tuple[int, ...]:
+    kept = tuple(i for i in ids if i != item)
+    return (*kept, item) if enabled else kept
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)
+class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set up Greenroom"):
+    setup_group = app_commands.Group(name="setup", description="Change Greenroom's settings")
+
+    def __init__(self, bot) -> None:
+        self.bot = bot
+        self.services = bot.services
+        super().__init__()
+
+    async def _set(self, interaction: discord.Interaction, **values) -> GuildConfig:
+        ensure_admin(member_of(interaction))
+        return await self.services.guild_configs.update(interaction.guild_id, **values)
+
+    async def _config(self, interaction: discord.Interaction) -> GuildConfig:
+        ensure_admin(member_of(interaction))
+        return await self.services.guild_configs.get(interaction.guild_id)
+
+    async def _done(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True)
+
+    @setup_group.command(
+        name="ask-channel", description="Answer questions automatically in a channel (or forum)"
+    )
+    @app_commands.describe(
+        channel="A text or forum channel", enabled="Add (true) or remove (false)"
+    )
+    async def ask_channel(
+        self, interaction: discord.Interaction, channel: TextOrForum, enabled: bool = True
+    ) -> None:
+        config = await self._config(interaction)
+        config = await self._set(
+            interaction, ask_channels=_toggle(config.ask_channels, channel.id, enabled)
+        )
+        state = "now" if enabled else "no longer"
+        await self._done(interaction, f"{channel.mention} is {state} an ask channel.")
+
+    @setup_group.command(name="mod-role", description="Add or remove a moderator role")
+    async def mod_role(
+        self, interaction: discord.Interaction, role: discord.Role, enabled: bool = True
+    ) -> None:
+        config = await self._config(interaction)
+        await self._set(interaction, mod_roles=_toggle(config.mod_roles, role.id, enabled))
+        state = "now" if enabled else "no longer"
+        await self._done(interaction, f"{role.mention} is {state} a moderator role.")
+
+    @setup_group.command(
+        name="creator-role", description="Add or remove a role that may submit clips"
+    )
+    async def creator_role(
+        self, interaction: discord.Interaction, role: discord.Role, enabled: bool = True
+    ) -> None:
+        config = await self._config(interaction)
+        await self._set(interaction, creator_roles=_toggle(config.creator_roles, role.id, enabled))
+        state = "may now" if enabled else "may no longer"
+        await self._done(interaction, f"{role.mention} {state} submit clips.")
+
+    @setup_group.command(name="review-channel", description="Where clip review cards are posted")
+    async def review_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        await self._set(interaction, review_channel=channel.id)
+        await self._done(interaction, f"Clip reviews will be posted in {channel.mention}.")
+
+    @setup_group.command(name="log-channel", description="Where mod notifications go")
+    async def log_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        await self._set(interaction, log_channel=channel.id)
+        await self._done(interaction, f"Mod notifications will go to {channel.mention}.")
+
+    @setup_group.command(
+        name="auto-answer", description="Answer new questions in ask channels by myself"
+    )
+    @app_commands.describe(min_confidence="Answer only at or above this confidence, 0.0 to 1.0")
+    async def auto_answer(
+        self,
+        interaction: discord.Interaction,
+        enabled: bool,
+        min_confidence: app_commands.Range[float, 0.0, 1.0] | None = None,
+    ) -> None:
+        values: dict = {"auto_answer": enabled}
+        if min_confidence is not None:
+            values["auto_answer_min_confidence"] = float(min_confidence)
+        config = await self._set(interaction, **values)
+        state = "on" if enabled else "off"
+        await self._done(
+            interaction,
+            f"Auto-answer is {state} (minimum confidence {config.auto_answer_min_confidence:.0%}).",
+        )
+
+    @setup_group.command(name="cooldown", description="How often members and the server may ask")
+    @app_commands.describe(
+        seconds="Seconds a member waits between questions",
+        per_minute="Questions the whole server may ask per minute",
+    )
+    async def cooldown(
+        self,
+        interaction: discord.Interaction,
+        seconds: app_commands.Range[int, 0, 3600],
+        per_minute: app_commands.Range[int, 1, 600] | None = None,
+    ) -> None:
+        values: dict = {"user_cooldown_seconds": int(seconds)}
+        if per_minute is not None:
+            values["guild_questions_per_minute"] = int(per_minute)
+        config = await self._set(interaction, **values)
+        await self._done(
+            interaction,
+            f"Members wait {config.user_cooldown_seconds} s between questions; the server may"
+            f" ask {config.guild_questions_per_minute} per minute.",
+        )
+
+    @app_commands.command(name="status", description="Show Greenroom's settings for this server")
+    async def status(self, interaction: discord.Interaction) -> None:
+        config = await self._config(interaction)
+        embed = discord.Embed(title="Greenroom settings", colour=discord.Colour.green())
+        mentions = {
+            "ask_channels": "<#{}>",
+            "review_channel": "<#{}>",
+            "log_channel": "<#{}>",
+            "showcase_channel": "<#{}>",
+            "mod_roles": "<@&{}>",
+            "creator_roles": "<@&{}>",
+            "streamer_role": "<@&{}>",
+        }
+        for key, shown in describe(config):
+            value = getattr(config, key)
+            template = mentions.get(key)
+            if template and value:
+                items = value if isinstance(value, tuple) else (value,)
+                shown = ", ".join(template.format(i) for i in items)
+            embed.add_field(name=key.replace("_", " "), value=shown[:1024], inline=True)
+        await interaction.response.send_message(embed=embed, ephemeral=True)

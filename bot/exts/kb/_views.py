@@ -1,0 +1,65 @@
+"""The knowledge-gap loop's button and modal: a mod answers, the fan hears, the notes learn."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+from bot.errors import report_interaction_error
+
+
+class GapAnswerButton(
+    discord.ui.DynamicItem[discord.ui.Button], template=r"gap:answer:(?P<qid>[0-9]+)"
+):
+    def __init__(self, question_id: int, label: str | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.primary,
+                label=label or f"Answer #{question_id}",
+                custom_id=f"gap:answer:{question_id}",
+            )
+        )
+        self.question_id = question_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> GapAnswerButton:
+        return cls(int(match["qid"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await interaction.client.get_cog("KnowledgeCog").open_gap_modal(
+                interaction, self.question_id
+            )
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+class GapAnswerModal(discord.ui.Modal):
+    answer = discord.ui.TextInput(
+        label="Your answer",
+        style=discord.TextStyle.paragraph,
+        max_length=1800,
+        placeholder="Written for fans; it is added to the notes as it is.",
+    )
+
+    def __init__(self, question_id: int, question: str) -> None:
+        super().__init__(title="Answer & add to notes", custom_id=f"gap:modal:{question_id}")
+        self.question_id = question_id
+        self.question = question
+        self.answer.label = _label(question)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await interaction.client.get_cog("KnowledgeCog").submit_gap_answer(
+            interaction, self.question_id, self.answer.value
+        )
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        await report_interaction_error(interaction, error)
+
+
+def _label(question: str) -> str:
+    text = f"Answer: {question}"
+    return text if len(text) <= 45 else text[:44] + "…"
