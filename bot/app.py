@@ -25,9 +25,9 @@ class GreenroomBot(commands.Bot):
     ) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # questions asked by mention and in ask channels
+        options.setdefault("intents", intents)
         super().__init__(
             command_prefix=commands.when_mentioned,
-            intents=intents,
             tree_cls=GreenroomTree,
             # Nothing the bot sends pings anyone unless a message opts in explicitly.
             allowed_mentions=discord.AllowedMentions.none(),

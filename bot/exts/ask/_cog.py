@@ -82,8 +82,11 @@ class AskCog(commands.Cog):
         retrieval_question: str | None = None,
         silent_below: float | None = None,
     ) -> tuple[Answer, int]:
-        answer = await self.services.ask(guild_id, retrieval_question or question)
-        answer.question = question
+        answer = await self.services.ask(guild_id, question)
+        if answer.abstained and retrieval_question:
+            # A short follow-up ("and the logo?") may only make sense with the first question.
+            answer = await self.services.ask(guild_id, retrieval_question)
+            answer.question = question
         outcome = "abstained" if answer.abstained else "answered"
         if silent_below is not None and (answer.abstained or answer.confidence < silent_below):
             outcome = "silent"

@@ -41,6 +41,7 @@ class GapAnswerModal(discord.ui.Modal):
     answer = discord.ui.TextInput(
         label="Your answer",
         style=discord.TextStyle.paragraph,
+        custom_id="answer",
         max_length=1800,
         placeholder="Written for fans; it is added to the notes as it is.",
     )
