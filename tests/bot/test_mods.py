@@ -1,0 +1,173 @@
+"""Mods and admins over the wire: setup, status, /kb commands, the gap loop, auto-answers."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.bot.conftest import UNCOVERED, greenroom
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_setup_is_for_admins_and_status_shows_it(world, services):
+    async with greenroom(world, services):
+        denied = await world.double.slash_command(
+            world.guild,
+            world.general,
+            world.fan,
+            "greenroom setup auto-answer",
+            {"enabled": True},
+            check_permissions=False,
+        )
+        assert "Only server admins" in (await denied.wait_message()).content
+        assert (await services.guild_configs.get(world.guild.id)).auto_answer is False
+
+        done = await world.double.slash_command(
+            world.guild,
+            world.general,
+            world.admin,
+            "greenroom setup ask-channel",
+            {"channel": world.ask},
+        )
+        assert "is now an ask channel" in (await done.wait_message()).content
+        status = await world.double.slash_command(
+            world.guild, world.general, world.admin, "greenroom status"
+        )
+        shown = (await status.wait_message()).text
+        assert f"<#{world.ask.id}>" in shown and f"<@&{world.mods.id}>" in shown
+    config = await services.guild_configs.get(world.guild.id)
+    assert config.ask_channels == (world.ask.id,)
+
+
+async def test_kb_commands_refuse_fans_and_serve_mods(world, services):
+    async with greenroom(world, services):
+        denied = await world.double.slash_command(
+            world.guild, world.general, world.fan, "kb stats", check_permissions=False
+        )
+        assert "Only moderators" in (await denied.wait_message()).content
+
+        stats = await world.double.slash_command(world.guild, world.general, world.mod, "kb stats")
+        text = (await stats.wait_message()).text
+        assert stats.ephemeral and "Documents" in text
+
+        search = await world.double.slash_command(
+            world.guild, world.general, world.mod, "kb search", {"query": "raid alert"}
+        )
+        found = await search.wait_message(timeout=10)
+        assert search.ephemeral and "Raid alert" in found.text and "score" in found.text
+
+        sources = await world.double.slash_command(
+            world.guild, world.general, world.mod, "kb sources"
+        )
+        assert "3 documents" in (await sources.wait_message()).content
+
+        reload = await world.double.slash_command(
+            world.guild, world.general, world.mod, "kb reload"
+        )
+        await reload.wait_message(timeout=10)
+        await world.double.wait_until(
+            lambda: "Reloaded" in (reload.messages[-1].content or ""), timeout=20, what="reload"
+        )
+        assert "unchanged 3" in reload.messages[-1].content
+
+
+async def test_gap_loop_end_to_end(world, services):
+    question = "what keyboard do you use on stream?"
+    async with greenroom(world, services):
+        ask = await world.double.slash_command(
+            world.guild, world.general, world.fan, "ask", {"question": question}
+        )
+        assert "don't cover" in (await ask.wait_message(timeout=10)).embed["description"]
+        again = await world.double.slash_command(
+            world.guild,
+            world.general,
+            world.fan2,
+            "ask",
+            {"question": "which keyboard do you use?"},
+        )
+        await again.wait_message(timeout=10)
+
+        gaps = await world.double.slash_command(world.guild, world.general, world.mod, "kb gaps")
+        listing = await gaps.wait_message(timeout=10)
+        assert gaps.ephemeral and "asked 2×" in listing.text
+        button = listing.custom_ids[0]
+        assert button.startswith("gap:answer:")
+
+        denied = await world.double.click(world.guild, world.general, world.fan, listing, button)
+        assert "Only moderators" in (await denied.wait_message()).content
+
+        click = await world.double.click(world.guild, world.general, world.mod, listing, button)
+        modal = await click.wait_modal()
+        submit = await world.double.submit_modal(
+            world.guild,
+            world.general,
+            world.mod,
+            modal["custom_id"],
+            {"answer": "A Keychron Q1 with brown switches, on a foam mat."},
+        )
+        done = await submit.wait_message(timeout=15)
+        assert "Added to the notes" in done.content
+        delivered = await world.double.wait_for_message(
+            world.general, lambda m: "Keychron" in (m.content or ""), timeout=5
+        )
+        pinged = [str(u) for u in delivered.allowed_mentions.get("users", [])]
+        assert pinged and set(pinged) <= {str(world.fan.id), str(world.fan2.id)}
+
+        later = await world.double.slash_command(
+            world.guild, world.general, world.fan2, "ask", {"question": "what keyboard do you use?"}
+        )
+        answer = await later.wait_message(timeout=10)
+        assert "Keychron Q1" in answer.embed["description"]
+    assert await services.questions.open_gaps(world.guild.id) == []
+
+
+async def test_auto_answer_threads_confident_answers_and_stays_silent_otherwise(world, services):
+    await services.guild_configs.update(
+        world.guild.id,
+        ask_channels=(world.ask.id,),
+        auto_answer=True,
+        auto_answer_min_confidence=0.5,
+    )
+    async with greenroom(world, services):
+        await world.double.send_message(
+            world.guild, world.ask, world.fan, "how did you make the neon intro?"
+        )
+        thread = await world.double.wait_for_thread(world.ask, timeout=10)
+        answer = await world.double.wait_for_message(thread, timeout=5)
+        assert "Sora 2" in answer.embed["description"]
+
+        mark = world.double.mark()
+        await world.double.send_message(world.guild, world.ask, world.fan2, UNCOVERED)
+        await world.double.send_message(world.guild, world.ask, world.fan2, "nice stream today")
+        # The uncovered question is recorded as a gap, and nothing is posted for it.
+        await _wait_for_gap(services, world.guild.id, UNCOVERED)
+        assert _bot_messages_after(world, world.ask, mark) == []
+        assert len(world.ask.threads) == 1
+
+        # After a mod replies in the thread, the bot stays quiet there.
+        await world.double.send_message(world.guild, thread, world.mod, "I'll take this one")
+        mark = world.double.mark()
+        await world.double.send_message(
+            world.guild, thread, world.fan, "how did you make the neon intro?"
+        )
+        await _wait_for_messages_processed(world, thread)
+        assert not [
+            m
+            for m in world.double.messages(thread)
+            if m.id > mark and m.author_id == world.double.bot_user.id
+        ]
+
+
+async def _wait_for_gap(services, guild_id: int, question: str) -> None:
+    for _ in range(100):
+        if any(g.question == question for g in await services.questions.open_gaps(guild_id)):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{question!r} was not recorded as a gap")
+
+
+def _bot_messages_after(world, channel, mark: int) -> list:
+    bot_id = world.double.bot_user.id
+    return [m for m in world.double.messages(channel) if m.id > mark and m.author_id == bot_id]
