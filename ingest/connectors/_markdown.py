@@ -59,3 +59,8 @@ def join_blocks(blocks: list[str]) -> str:
     """Join blocks with blank lines and squeeze runs of blank lines."""
     text = "\n\n".join(b.strip("\n") for b in blocks if b.strip())
     return _BLANK_RUNS.sub("\n\n", text).strip()
+
+
+def quote(text: str) -> str:
+    """Prefix every line with `> ` so blank lines stay inside the quote."""
+    return "\n".join(f"> {line}" if line else ">" for line in text.split("\n"))

@@ -65,6 +65,12 @@ class Secret:
     def __reduce__(self) -> Any:
         raise TypeError("A Secret is not picklable; pass the token in again.")
 
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
     @classmethod
     def wrap(cls, token: str | Secret | None) -> Secret | None:
         if token is None or isinstance(token, Secret):
