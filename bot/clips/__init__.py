@@ -14,7 +14,8 @@ from bot.clips.checks import (
     run_preflight,
     worst_status,
 )
-from bot.clips.download import DownloadedClip, download_clip, sniff_container
+from bot.clips.containers import sniff_container
+from bot.clips.download import DownloadedClip, download_clip
 from bot.clips.errors import (
     AlreadyDecided,
     BlockedHost,

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from bot.clips.probe import VideoInfo
-from bot.clips.terms import find_terms
+from bot.clips.terms import TermMatch, find_terms
 
 CheckStatus = Literal["ok", "warn", "fail"]
 _SEVERITY = {"ok": 0, "warn": 1, "fail": 2}
@@ -35,7 +35,7 @@ class Check:
 class UseRule:
     """What a clip used in one place on stream should look like."""
 
-    label: str  # "alert", for sentences: "alerts can be at most 15 s"
+    label: str  # "alert": sentences use its plural, "alerts can be at most 15 s"
     max_duration_s: float | None = None
     preferred_aspects: tuple[str, ...] = ()  # empty: any shape is fine
     wants_audio: bool = False
@@ -120,7 +120,7 @@ def _duration(info: VideoInfo, rule: UseRule) -> Check:
     length = _seconds(info.duration_s)
     if rule.max_duration_s is not None and info.duration_s > rule.max_duration_s + 0.05:
         limit = _seconds(rule.max_duration_s)
-        return Check("duration", "fail", f"{length} long; a {rule.label} can be at most {limit}.")
+        return Check("duration", "fail", f"{length} long; {rule.label}s can be at most {limit}.")
     return Check("duration", "ok", f"{length} long.")
 
 
@@ -141,7 +141,7 @@ def _aspect_ratio(info: VideoInfo, rule: UseRule) -> Check:
         return Check(
             "aspect_ratio",
             "warn",
-            f"{info.aspect_ratio}; a {rule.label} is usually {wanted}.",
+            f"{info.aspect_ratio}; {rule.label}s are usually {wanted}.",
         )
     return Check("aspect_ratio", "ok", f"{info.aspect_ratio}.")
 
@@ -150,11 +150,11 @@ def _audio(info: VideoInfo, rule: UseRule) -> Check:
     if info.has_audio:
         return Check("audio", "ok", "Has an audio track.")
     if rule.wants_audio:
-        return Check("audio", "warn", f"No audio track; a {rule.label} usually has sound.")
+        return Check("audio", "warn", f"No audio track; {rule.label}s usually have sound.")
     return Check("audio", "ok", "No audio track.")
 
 
-def _names(matches: list[Any]) -> str:
+def _names(matches: list[TermMatch]) -> str:
     return ", ".join(m.term for m in matches)
 
 

@@ -20,6 +20,7 @@ from typing import IO
 
 import httpx
 
+from bot.clips.containers import HEAD_BYTES, sniff_container
 from bot.clips.errors import (
     BlockedHost,
     ClipTooLarge,
@@ -35,7 +36,6 @@ DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_REDIRECTS = 5
 
-_HEAD_BYTES = 64  # enough for the ftyp box and the EBML header's DocType
 _WRITE_BATCH = 1024 * 1024  # write in ~1 MB batches: one thread hop per batch, not per chunk
 _NOT_VIDEO_PREFIXES = ("text/", "image/", "audio/", "font/", "multipart/", "model/")
 _NOT_VIDEO_TYPES = frozenset(
@@ -67,18 +67,6 @@ class DownloadedClip:
     container: str | None  # "mp4", "mov", "webm", "mkv" from the magic bytes; None if unknown
     extension: str  # ".mp4", ".webm", ... for storing the file
     final_url: str  # after redirects
-
-
-def sniff_container(head: bytes) -> str | None:
-    """The container named by a file's first bytes: mp4/mov (`ftyp` box) or webm/mkv (EBML)."""
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "webm" if b"webm" in head[:_HEAD_BYTES] else "mkv"
-    box = head[4:8]
-    if box == b"ftyp":
-        return "mov" if head[8:12] == b"qt  " else "mp4"
-    if box in (b"moov", b"mdat", b"wide", b"free", b"skip"):  # old QuickTime files
-        return "mov"
-    return None
 
 
 async def download_clip(
@@ -190,7 +178,7 @@ async def _save_body(
     head = b""
     async for chunk in chunks:
         head += chunk
-        if len(head) >= _HEAD_BYTES:
+        if len(head) >= HEAD_BYTES:
             break
     container = sniff_container(head)
     if container is None and not _declared_video(content_type, head):

@@ -16,6 +16,7 @@ import av
 import numpy as np
 from PIL import Image
 
+from bot.clips.containers import open_video
 from bot.clips.errors import NoVideoTrack, UnreadableVideo
 from bot.clips.probe import video_duration_s
 
@@ -34,7 +35,7 @@ def fingerprint_video(
 ) -> list[int]:
     """One 64-bit hash per sampled frame; raises `UnreadableVideo` if the file won't decode."""
     try:
-        with av.open(str(path)) as container:
+        with open_video(path) as container:
             if not container.streams.video:
                 raise NoVideoTrack()
             stream = container.streams.video[0]

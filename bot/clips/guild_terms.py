@@ -43,7 +43,7 @@ class GuildTermStore:
 
     async def franchise_overrides(self, guild_id: int) -> FranchiseOverrides:
         rows = await self.db.fetchall(
-            "SELECT term, mode FROM clip_franchise_overrides WHERE guild_id = ? ORDER BY at, term",
+            "SELECT term, mode FROM clip_franchise_overrides WHERE guild_id = ? ORDER BY rowid",
             (guild_id,),
         )
         return FranchiseOverrides(
@@ -85,7 +85,7 @@ class GuildTermStore:
 
     async def brand_terms(self, guild_id: int) -> list[str]:
         rows = await self.db.fetchall(
-            "SELECT term FROM clip_brand_terms WHERE guild_id = ? ORDER BY at, term", (guild_id,)
+            "SELECT term FROM clip_brand_terms WHERE guild_id = ? ORDER BY rowid", (guild_id,)
         )
         return [r["term"] for r in rows]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,9 +67,9 @@ class ClipDraft:
     sha256: str | None = None
     file_ext: str | None = None  # ".mp4"
     source_url: str | None = None
-    fingerprint: tuple[int, ...] = ()
+    fingerprint: Sequence[int] = ()  # from fingerprint_video
     video: VideoInfo | None = None
-    preflight: tuple[Check, ...] = ()
+    preflight: Sequence[Check] = ()  # from run_preflight
     secret: bool = False  # the streamer keeps the recipe (prompt and settings) private
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import av
 
+from bot.clips.containers import open_video
 from bot.clips.errors import NoVideoTrack, UnreadableVideo
 
 _NAMED_RATIOS = {
@@ -79,7 +80,7 @@ def aspect_ratio_label(width: int, height: int) -> str:
 def probe_video(path: Path | str) -> VideoInfo:
     """Read a clip's properties; raises `UnreadableVideo` (or `NoVideoTrack`) if it isn't one."""
     try:
-        with av.open(str(path)) as container:
+        with open_video(path) as container:
             if not container.streams.video:
                 raise NoVideoTrack()
             stream = container.streams.video[0]

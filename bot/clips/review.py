@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import aiosqlite
 
-from bot.clips.checks import Check, DuplicateMatch
+from bot.clips import records
+from bot.clips.checks import DuplicateMatch
 from bot.clips.errors import (
     AlreadyDecided,
     ChecklistContradiction,
@@ -41,10 +42,8 @@ from bot.clips.models import (
     DecisionOutcome,
     ReviewPolicy,
 )
-from bot.clips.probe import VideoInfo
 from bot.clips.schema import ensure_clip_schema, write_lock
 from bot.clips.states import (
-    DECISION_ACTIONS,
     OPEN_STATUSES,
     QUEUE_STATUSES,
     REASON_REQUIRED,
@@ -91,8 +90,8 @@ class ReviewQueue:
 
         async def write(conn: aiosqlite.Connection) -> Clip:
             now = self._clock()
-            clip_id = await _insert_clip(conn, guild_id, submitter_id, draft, 1, None, now)
-            await _append_audit(
+            clip_id = await records.insert_clip(conn, guild_id, submitter_id, draft, 1, None, now)
+            await records.append_audit(
                 conn, clip_id, guild_id, submitter_id, A.SUBMIT, None, S.SUBMITTED, "", None, now
             )
             return await self._require(clip_id, guild_id)
@@ -128,8 +127,10 @@ class ReviewQueue:
                 )
             now = self._clock()
             version = (await self._newest_version(old.root_id)).version + 1
-            new_id = await _insert_clip(conn, guild_id, actor_id, draft, version, old.root_id, now)
-            await _append_audit(
+            new_id = await records.insert_clip(
+                conn, guild_id, actor_id, draft, version, old.root_id, now
+            )
+            await records.append_audit(
                 conn,
                 new_id,
                 guild_id,
@@ -204,7 +205,9 @@ class ReviewQueue:
             approvers = (*approvers, actor_id)
             target = S.APPROVED if len(approvers) >= policy.approvals_required else S.IN_REVIEW
             now = self._clock()
-            await _insert_decision(conn, clip, actor_id, A.APPROVE, note.strip(), checklist, now)
+            await records.insert_decision(
+                conn, clip, actor_id, A.APPROVE, note.strip(), checklist, now
+            )
             clip = await self._move(
                 conn, clip, A.APPROVE, target, actor_id, note.strip(), checklist, now
             )
@@ -316,7 +319,7 @@ class ReviewQueue:
                 (int(secret), now, clip_id),
             )
             reason = "recipe made secret" if secret else "recipe made shareable"
-            await _append_audit(
+            await records.append_audit(
                 conn,
                 clip_id,
                 guild_id,
@@ -389,7 +392,7 @@ class ReviewQueue:
             f"SELECT * FROM clips WHERE {' AND '.join(where)} ORDER BY id LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        return [_clip_from_row(row) for row in rows]
+        return [records.clip_from_row(row) for row in rows]
 
     async def mine(
         self, guild_id: int, submitter_id: int, *, limit: int = 25, offset: int = 0
@@ -400,7 +403,7 @@ class ReviewQueue:
             " ORDER BY id DESC LIMIT ? OFFSET ?",
             (guild_id, submitter_id, limit, offset),
         )
-        return [_clip_from_row(row) for row in rows]
+        return [records.clip_from_row(row) for row in rows]
 
     async def versions(self, clip_id: int, guild_id: int) -> list[Clip]:
         """Every version of the clip, first to newest."""
@@ -409,7 +412,7 @@ class ReviewQueue:
             "SELECT * FROM clips WHERE COALESCE(parent_id, id) = ? ORDER BY version",
             (clip.root_id,),
         )
-        return [_clip_from_row(row) for row in rows]
+        return [records.clip_from_row(row) for row in rows]
 
     async def history(
         self, clip_id: int, guild_id: int, *, whole_family: bool = True
@@ -426,7 +429,7 @@ class ReviewQueue:
             rows = await self.db.fetchall(
                 "SELECT * FROM clip_audit WHERE clip_id = ? ORDER BY id", (clip_id,)
             )
-        return [_audit_from_row(row) for row in rows]
+        return [records.audit_from_row(row) for row in rows]
 
     async def decisions(self, clip_id: int, guild_id: int) -> list[Decision]:
         """Every decision on this version of the clip, all rounds, oldest first."""
@@ -434,7 +437,7 @@ class ReviewQueue:
         rows = await self.db.fetchall(
             "SELECT * FROM clip_decisions WHERE clip_id = ? ORDER BY id", (clip_id,)
         )
-        return [_decision_from_row(row) for row in rows]
+        return [records.decision_from_row(row) for row in rows]
 
     async def approvers(self, clip_id: int, guild_id: int) -> tuple[int, ...]:
         """The mods whose approvals count now (the current review round)."""
@@ -450,7 +453,7 @@ class ReviewQueue:
             " ORDER BY a.id DESC LIMIT ?",
             (guild_id, user_id, user_id, limit),
         )
-        return [_audit_from_row(row) for row in rows]
+        return [records.audit_from_row(row) for row in rows]
 
     async def stats(self, guild_id: int) -> ClipStats:
         by_status = {
@@ -484,18 +487,20 @@ class ReviewQueue:
         )
 
     async def search_ids(self, guild_id: int, prefix: str, *, limit: int = 25) -> list[Clip]:
-        """Autocomplete: clips whose id starts with the digits typed ("#4", "4") or whose
-        title contains the text typed; newest first."""
-        text = prefix.strip().removeprefix("#").strip()
+        """Autocomplete, newest first: "#4" finds ids starting with 4; other text finds those
+        ids too (when it is digits) and titles containing it."""
+        typed = prefix.strip()
+        ids_only = typed.startswith("#")
+        text = typed.removeprefix("#").strip()
         pattern = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = await self.db.fetchall(
             "SELECT * FROM clips WHERE guild_id = ? AND ("
             " CAST(id AS TEXT) LIKE ? || '%' ESCAPE '\\'"
-            " OR title LIKE '%' || ? || '%' ESCAPE '\\')"
+            " OR (NOT ? AND title LIKE '%' || ? || '%' ESCAPE '\\'))"
             " ORDER BY id DESC LIMIT ?",
-            (guild_id, pattern, pattern, limit),
+            (guild_id, pattern, ids_only, pattern, limit),
         )
-        return [_clip_from_row(row) for row in rows]
+        return [records.clip_from_row(row) for row in rows]
 
     async def find_duplicate(
         self, guild_id: int, sha256: str, *, exclude_family: int | None = None
@@ -544,7 +549,7 @@ class ReviewQueue:
         else:
             sql = f"SELECT * FROM clips WHERE guild_id = ? AND status IN ({marks}) ORDER BY id"
             params = [guild_id, *statuses]
-        return [_clip_from_row(row) for row in await self.db.fetchall(sql, params)]
+        return [records.clip_from_row(row) for row in await self.db.fetchall(sql, params)]
 
     async def last_entry_to(self, clip_id: int, status: ClipStatus) -> AuditEntry | None:
         """The most recent audit entry that moved the clip into `status` (e.g. when approved)."""
@@ -553,7 +558,7 @@ class ReviewQueue:
             " ORDER BY id DESC LIMIT 1",
             (clip_id, status, A.SET_SECRET),
         )
-        return _audit_from_row(row) if row else None
+        return records.audit_from_row(row) if row else None
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -568,7 +573,7 @@ class ReviewQueue:
         row = await self.db.fetchone(
             "SELECT * FROM clips WHERE id = ? AND guild_id = ?", (clip_id, guild_id)
         )
-        return _clip_from_row(row) if row else None
+        return records.clip_from_row(row) if row else None
 
     async def _require(self, clip_id: int, guild_id: int) -> Clip:
         clip = await self._find(clip_id, guild_id)
@@ -582,7 +587,7 @@ class ReviewQueue:
             (root_id,),
         )
         assert row is not None  # the root itself is in the family
-        return _clip_from_row(row)
+        return records.clip_from_row(row)
 
     async def _approvers(self, clip: Clip) -> tuple[int, ...]:
         rows = await self.db.fetchall(
@@ -625,7 +630,7 @@ class ReviewQueue:
                 return await self._already_decided(clip)
             approvers = await self._approvers(clip)
             now = self._clock()
-            await _insert_decision(conn, clip, actor_id, action, reason, checklist, now)
+            await records.insert_decision(conn, clip, actor_id, action, reason, checklist, now)
             target = _DECISION_TARGET[action]
             clip = await self._move(conn, clip, action, target, actor_id, reason, checklist, now)
             return DecisionOutcome(clip, action, approvers, policy.approvals_required)
@@ -654,7 +659,7 @@ class ReviewQueue:
         )
         if cur.rowcount != 1:  # cannot happen under BEGIN IMMEDIATE; refuse to write a lie
             raise AssertionError(f"clip #{clip.id} changed state during its transaction")
-        await _append_audit(
+        await records.append_audit(
             conn,
             clip.id,
             clip.guild_id,
@@ -667,165 +672,6 @@ class ReviewQueue:
             now,
         )
         return await self._require(clip.id, clip.guild_id)
-
-
-# --- rows and values ---------------------------------------------------------------------------
-
-
-async def _insert_clip(
-    conn: aiosqlite.Connection,
-    guild_id: int,
-    submitter_id: int,
-    draft: ClipDraft,
-    version: int,
-    parent_id: int | None,
-    now: float,
-) -> int:
-    cur = await conn.execute(
-        "INSERT INTO clips (guild_id, submitter_id, version, parent_id, status, title, prompt,"
-        " tool, use, notes, settings_json, sha256, file_ext, source_url, fingerprint_json,"
-        " video_json, preflight_json, secret, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            guild_id,
-            submitter_id,
-            version,
-            parent_id,
-            S.SUBMITTED,
-            draft.title,
-            draft.prompt,
-            draft.tool,
-            draft.use,
-            draft.notes,
-            json.dumps(dict(draft.settings), sort_keys=True, default=str),
-            draft.sha256.lower() if draft.sha256 else None,
-            draft.file_ext,
-            draft.source_url,
-            json.dumps(list(draft.fingerprint)) if draft.fingerprint else None,
-            json.dumps(draft.video.to_dict()) if draft.video else None,
-            json.dumps([c.to_dict() for c in draft.preflight]),
-            int(draft.secret),
-            now,
-            now,
-        ),
-    )
-    assert cur.lastrowid is not None
-    return cur.lastrowid
-
-
-async def _insert_decision(
-    conn: aiosqlite.Connection,
-    clip: Clip,
-    actor_id: int,
-    action: ReviewAction,
-    reason: str,
-    checklist: Checklist,
-    now: float,
-) -> None:
-    assert action in DECISION_ACTIONS
-    await conn.execute(
-        "INSERT INTO clip_decisions (clip_id, guild_id, actor_id, action, reason, checklist_json,"
-        " review_round, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            clip.id,
-            clip.guild_id,
-            actor_id,
-            action,
-            reason,
-            json.dumps(checklist.to_dict()),
-            clip.review_round,
-            now,
-        ),
-    )
-
-
-async def _append_audit(
-    conn: aiosqlite.Connection,
-    clip_id: int,
-    guild_id: int,
-    actor_id: int,
-    action: ReviewAction,
-    from_state: ClipStatus | None,
-    to_state: ClipStatus,
-    reason: str,
-    checklist: Checklist | None,
-    now: float,
-) -> None:
-    await conn.execute(
-        "INSERT INTO clip_audit (clip_id, guild_id, actor_id, action, from_state, to_state,"
-        " reason, checklist_json, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            clip_id,
-            guild_id,
-            actor_id,
-            action,
-            from_state,
-            to_state,
-            reason,
-            json.dumps(checklist.to_dict()) if checklist else None,
-            now,
-        ),
-    )
-
-
-def _clip_from_row(row: Mapping[str, Any]) -> Clip:
-    return Clip(
-        id=row["id"],
-        guild_id=row["guild_id"],
-        submitter_id=row["submitter_id"],
-        version=row["version"],
-        parent_id=row["parent_id"],
-        status=ClipStatus(row["status"]),
-        review_round=row["review_round"],
-        title=row["title"],
-        prompt=row["prompt"],
-        tool=row["tool"],
-        use=row["use"],
-        notes=row["notes"],
-        settings=json.loads(row["settings_json"]),
-        sha256=row["sha256"],
-        file_ext=row["file_ext"],
-        source_url=row["source_url"],
-        fingerprint=tuple(json.loads(row["fingerprint_json"] or "[]")),
-        video=VideoInfo.from_dict(json.loads(row["video_json"])) if row["video_json"] else None,
-        preflight=tuple(Check.from_dict(c) for c in json.loads(row["preflight_json"])),
-        secret=bool(row["secret"]),
-        card_channel_id=row["card_channel_id"],
-        card_message_id=row["card_message_id"],
-        thread_id=row["thread_id"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
-def _audit_from_row(row: Mapping[str, Any]) -> AuditEntry:
-    checklist = row["checklist_json"]
-    return AuditEntry(
-        id=row["id"],
-        clip_id=row["clip_id"],
-        guild_id=row["guild_id"],
-        actor_id=row["actor_id"],
-        action=row["action"],
-        from_state=ClipStatus(row["from_state"]) if row["from_state"] else None,
-        to_state=ClipStatus(row["to_state"]),
-        reason=row["reason"],
-        checklist=Checklist.from_dict(json.loads(checklist)) if checklist else None,
-        at=row["at"],
-    )
-
-
-def _decision_from_row(row: Mapping[str, Any]) -> Decision:
-    return Decision(
-        id=row["id"],
-        clip_id=row["clip_id"],
-        guild_id=row["guild_id"],
-        actor_id=row["actor_id"],
-        action=row["action"],
-        reason=row["reason"],
-        checklist=Checklist.from_dict(json.loads(row["checklist_json"])),
-        review_round=row["review_round"],
-        at=row["at"],
-    )
 
 
 def status_values(status: StatusFilter) -> list[str]:

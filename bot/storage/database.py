@@ -6,6 +6,7 @@ grow their schema independently: `await db.migrate("clips", CLIPS_MIGRATIONS)`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -29,6 +30,9 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
+        # All tasks share one connection: a transaction must not interleave with another
+        # task's writes (they would join it), so transactions and writes take turns.
+        self._write_lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -80,14 +84,15 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
         """BEGIN IMMEDIATE ... COMMIT: the write lock comes first, so read-check-write is safe."""
-        await self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            await self.conn.execute("ROLLBACK")
-            raise
-        else:
-            await self.conn.execute("COMMIT")
+        async with self._write_lock:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                await self.conn.execute("COMMIT")
 
     async def fetchone(self, sql: str, params: Sequence[object] = ()) -> aiosqlite.Row | None:
         async with self.conn.execute(sql, params) as cur:
@@ -98,8 +103,8 @@ class Database:
             return list(await cur.fetchall())
 
     async def execute(self, sql: str, params: Sequence[object] = ()) -> int:
-        """Run one statement in autocommit mode; returns the last row id."""
-        async with self.conn.execute(sql, params) as cur:
+        """Run one statement in autocommit mode (never inside `transaction()`); last row id."""
+        async with self._write_lock, self.conn.execute(sql, params) as cur:
             return cur.lastrowid or 0
 
 

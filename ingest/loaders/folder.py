@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,11 +16,14 @@ from ingest.loaders.markdown import load_markdown
 from ingest.loaders.pdf import pdf_to_markdown
 from ingest.loaders.text import UnreadableFile, decode_text
 
+log = logging.getLogger(__name__)
+
 _MARKDOWN = {".md", ".markdown", ".mdx"}
 _TEXT = {".txt", ".text"}
 _HTML = {".html", ".htm"}
 _SKIP_DIRS = {".obsidian", ".git", ".trash", ".venv", "node_modules", "__pycache__"}
-DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
+_MB = 1024 * 1024  # the CLI's --max-file-mb counts in these units too
+DEFAULT_MAX_FILE_BYTES = 2 * _MB
 
 
 def supported_suffixes() -> frozenset[str]:
@@ -87,7 +91,7 @@ def load_file(
         if size > max_bytes:
             return LoadFailure(
                 doc_id,
-                f"is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit for one file",
+                f"is {size / _MB:.1f} MB, over the {max_bytes / _MB:.1f} MB limit for one file",
                 rel,
             )
         data = path.read_bytes()
@@ -97,6 +101,11 @@ def load_file(
         fields = _parse(data, path.suffix.lower(), path.stem)
     except UnreadableFile as exc:
         return LoadFailure(doc_id, str(exc), rel)
+    except Exception as exc:  # a parser library choking on a damaged file must not stop the run
+        log.debug("could not parse %s", rel, exc_info=True)  # reported as a LoadFailure
+        kind = path.suffix.lstrip(".").upper()
+        detail = f"{type(exc).__name__}: {exc}"[:120]
+        return LoadFailure(doc_id, f"is damaged or not a real {kind} file ({detail})", rel)
     if not fields["text"].strip():
         return LoadFailure(doc_id, "has no text to index (empty, or front matter only)", rel)
     return Document(doc_id=doc_id, source=source, path=rel, **fields)

@@ -6,7 +6,19 @@ import re
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-_DROP = ("script", "style", "noscript", "nav", "header", "footer", "aside", "form", "svg")
+_DROP = (
+    "head",  # in a fragment without <body>, the <title> would otherwise read as body text
+    "title",
+    "script",
+    "style",
+    "noscript",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "svg",
+)
 _BLOCKS = {"p", "div", "section", "article", "main", "table", "tr", "blockquote", "dd", "dt"}
 
 

@@ -17,6 +17,7 @@ _COMMENT = re.compile(r"<!--.*?-->|%%.*?%%", re.DOTALL)
 _MDX_IMPORT = re.compile(r"^(?:import|export)\s.*$", re.MULTILINE)
 _JSX_TAG = re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*?)?/?>")
 _H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
+_FENCED = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?(?:^ {0,3}\1[^\n]*$|\Z)", re.MULTILINE | re.DOTALL)
 
 
 def parse_front_matter(text: str) -> tuple[dict, str]:
@@ -77,7 +78,7 @@ def load_markdown(text: str, *, name: str, mdx: bool = False) -> dict:
     """Fields for a Document from Markdown text; `name` is the file stem, the last-resort title."""
     meta, body = parse_front_matter(text)
     body = clean_markdown(body, mdx=mdx)
-    h1 = _H1.search(body)
+    h1 = _H1.search(_FENCED.sub("", body))  # a `# comment` in a code block is not a title
     title = str(meta.get("title") or (h1.group(1).strip() if h1 else "") or name)
     visibility = str(meta.get("visibility", PUBLIC)).strip().lower()
     if visibility not in (PUBLIC, PRIVATE):
