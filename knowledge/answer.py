@@ -21,7 +21,10 @@ MAX_PASSAGE_CHARS = 700
 
 @dataclass(frozen=True)
 class ConfidenceModel:
-    """Logistic weights over the abstention features; fitted by bench/calibrate_abstention.py."""
+    """Logistic weights over the abstention features, set by hand on eval/examples_questions.
+
+    Not yet fitted on a held-out set: see the open note on issue 2.
+    """
 
     bias: float = -9.0
     dense: float = 12.0
