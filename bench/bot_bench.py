@@ -20,22 +20,43 @@ reports lag p50/p99/max (and how many samples were over 100 ms):
      double (Discord's 3 s deadline), latency = dispatch -> final visible message;
   C  re-sync: `asyncio.to_thread(kb.sync, [FolderSource(...)])` while /asks run one after
      another until it ends. `--resync corpus` (default) adds a fixed 60-file sample of
-     /work/shared/corpus as a new source; `--resync notes` appends a line to every file of the
-     notes copy (a content change: touching mtimes would not re-embed anything) and re-syncs it;
+     /work/shared/corpus as a new source (~650 chunks, two embed batches); `--resync notes`
+     appends a line to every file of the notes copy and re-syncs it (touching mtimes would
+     re-embed nothing, and even this re-embeds only each file's last chunk: ~15 chunks, a light
+     load);
   D  sequential: 30 /asks one after another, nothing else running (in-process /ask latency).
 Questions come from eval/examples_questions.jsonl (25; cycled, so some repeat). The knowledge
 base is bigger in D than in B when C added the corpus sample: chunk counts are in the output.
 
 Target: lag p99 <= 100 ms in B and C.
 
+Always measured alongside, to explain the figures (no product code is changed; the bench wraps
+the embedder's `encode`, its lock and tokenizer calls, and the chroma collections on the
+instances it built):
+  * ctl p99/max: a separate, idle Python process runs the same 10 ms sleep loop. High values
+    there mean the machine itself was busy (other processes), not the bot.
+  * per phase: query encodes and how long they WAITED for `Embedder._lock`, the longest time a
+    bulk (sync) encode HELD it, chroma upserts and their longest call, the longest tokenizer
+    call; and for every lag sample over 50 ms, which timed calls covered at least half of it.
+  * chroma GIL probe (before the bot starts): three upserts of 512 random vectors into a scratch
+    collection while another thread tries to wake every 1 ms; ~1 wake-up per upsert means the
+    upsert held the GIL throughout (every Python thread, the event loop included, waits).
+
 Diagnostics for a missed target:
   --asyncio-debug  run the loop in asyncio debug mode with `slow_callback_duration = 0.05` and
                    report the slow callbacks ("Executing ... took N s") by phase. Debug mode
-                   itself slows the loop a little: compare lag figures from plain runs only.
+                   itself slows a busy loop a lot (it captures a stack for every callback: the
+                   burst's lag p99 went from ~20 ms to ~165 ms): take lag figures from plain
+                   runs only, and use this run for its list of slow callbacks.
   --stall-stacks   a watchdog thread samples the event-loop thread's Python stack whenever the
                    lag monitor has not ticked for 50 ms; the most frequent stacks are reported.
                    A stack inside the selector (`select`/`epoll`) means the loop was idle but
                    could not get the GIL (another thread held it), not that a callback blocked.
+
+A run takes 3-5 minutes (model load, ~1-2 minutes of re-sync). `kill -USR1 <pid>` prints every
+thread's stack. "Can't keep up, shard ID None websocket is 45.0s behind" in the log is a false
+alarm: discord.py 2.7.1 computes heartbeat latency from a time its keep-alive thread has not yet
+updated when the double's ACK arrives at once (fixed upstream in Rapptz/discord.py PR #10448).
 
 Prints a table; writes bench/results/bot.json. Figures vary run to run (see
 /work/shared/notes/measured-facts.md): compare only figures from the same run, on an idle box.
@@ -50,12 +71,15 @@ _common.configure_environment()
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import collections  # noqa: E402
+import contextlib  # noqa: E402
+import faulthandler  # noqa: E402
 import itertools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
@@ -269,6 +293,8 @@ class CallLog:
                 log.add(kind, len(texts), started, time.perf_counter())
 
         embedder.encode = timed_encode
+        for method in ("token_spans", "count_tokens"):  # the tokenizer, used by the chunker
+            setattr(embedder, method, self._timed(f"tokenize.{method}", getattr(embedder, method)))
         embedder._lock = _TimedLock(embedder._lock, self)
         collection = library.vectors.collection
 
@@ -279,6 +305,16 @@ class CallLog:
             return _TimedCollection(col, log)
 
         library.vectors.collection = timed_collection
+
+    def _timed(self, kind: str, fn: Any) -> Any:
+        def timed(text: str) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(text)
+            finally:
+                self.add(kind, len(text), started, time.perf_counter())
+
+        return timed
 
     def between(self, start: float, end: float) -> list[dict[str, Any]]:
         return [c for c in self.calls if start <= c["start"] <= end]
@@ -438,7 +474,7 @@ async def main():
         started = time.perf_counter()
         await asyncio.sleep(0.010)
         now = time.perf_counter()
-        out.write(f"{now} {max(0.0, now - started - 0.010)}\n")
+        out.write(f"{now} {max(0.0, now - started - 0.010)}\\n")
 asyncio.run(main())
 """
 
@@ -693,9 +729,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             ]
             result["http_error_count"] = len(double.http_errors)
     finally:
-        control.terminate()
-        await asyncio.wait_for(control.wait(), 10)
         await services.close()
+        with contextlib.suppress(ProcessLookupError):
+            control.terminate()
+        await asyncio.wait_for(control.wait(), 10)
         if slow is not None:
             logging.getLogger("asyncio").removeHandler(slow)
 
@@ -777,6 +814,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
                 bulk.get("max_hold_s", 0.0),
                 upsert.get("calls", 0),
                 upsert.get("max_s", 0.0) * 1000,
+                calls.get("tokenize.token_spans", {}).get("max_s", 0.0) * 1000,
                 stalls["stalls"],
                 ", ".join(f"{k} {v}" for k, v in sorted(stalls["covered_by_counts"].items()))
                 or "-",
@@ -793,6 +831,7 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
             "bulk hold max s",
             "upserts",
             "upsert max ms",
+            "tokenize max ms",
             f"stalls>{STALL_S * 1000:.0f}ms",
             "stalls covered by (>= half the stall)",
         ],
@@ -851,6 +890,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=None, help="default bench/results/bot.json")
     args = parser.parse_args()
 
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     workdir = Path(tempfile.mkdtemp(prefix="greenroom-botbench-"))
     try:

@@ -44,15 +44,17 @@ class Services:
         return self.library.open(str(guild_id))
 
     # Embedding and store calls are CPU work: they run off the event loop, always.
+    # (Opening a guild's knowledge base the first time reads SQLite: also off the loop.)
     async def ask(self, guild_id: int, question: str) -> Answer:
-        return await asyncio.to_thread(self.kb(guild_id).ask, question)
+        return await asyncio.to_thread(lambda: self.kb(guild_id).ask(question))
 
     async def search(self, guild_id: int, question: str, k: int = 5) -> list[Hit]:
-        kb = self.kb(guild_id)
-        return await asyncio.to_thread(kb.search, question, k, SearchFilter())
+        return await asyncio.to_thread(
+            lambda: self.kb(guild_id).search(question, k, SearchFilter())
+        )
 
     async def add_documents(self, guild_id: int, docs: Sequence[Document]) -> SyncReport:
-        return await asyncio.to_thread(self.kb(guild_id).add_documents, docs)
+        return await asyncio.to_thread(lambda: self.kb(guild_id).add_documents(docs))
 
     async def embed(self, texts: list[str]):
-        return await asyncio.to_thread(self.library.embedder.encode, texts)
+        return await asyncio.to_thread(self.library.embedder.encode, texts, query=True)

@@ -19,7 +19,14 @@ from knowledge.answer import Answer, ConfidenceModel, compose_answer
 from knowledge.catalog import Catalog
 from knowledge.embedder import Embedder
 from knowledge.retrieval import PUBLIC_ONLY, Hit, SearchFilter, hybrid_search
-from knowledge.sync import Progress, SyncReport, apply_plan, chunk_metadata, collect_orphans
+from knowledge.sync import (
+    UPSERT_CHUNKS,
+    Progress,
+    SyncReport,
+    apply_plan,
+    chunk_metadata,
+    collect_orphans,
+)
 from knowledge.vectors import VectorStore
 
 log = logging.getLogger(__name__)
@@ -209,11 +216,14 @@ class KnowledgeBase:
             present = set(target.get(ids=[c.chunk_id for c in chunks], include=[])["ids"])
             todo = [c for c in chunks if c.chunk_id not in present]
             if todo:
-                target.upsert(
-                    ids=[c.chunk_id for c in todo],
-                    embeddings=self.embedder.encode([c.embed_text for c in todo]),
-                    metadatas=[chunk_metadata(doc, c) for c in todo],
-                )
+                vectors = self.embedder.encode([c.embed_text for c in todo])
+                for i in range(0, len(todo), UPSERT_CHUNKS):
+                    part = todo[i : i + UPSERT_CHUNKS]
+                    target.upsert(
+                        ids=[c.chunk_id for c in part],
+                        embeddings=vectors[i : i + len(part)],
+                        metadatas=[chunk_metadata(doc, c) for c in part],
+                    )
                 report.chunks_embedded += len(todo)
             if progress:
                 progress(done, len(docs))
