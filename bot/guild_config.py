@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from bot.storage import Database, Migration
@@ -44,7 +44,6 @@ class GuildConfig:
     streamer_role: int | None = None
     approvals_required: int = 1
     streamer_can_veto: bool = True
-    brand_terms: tuple[str, ...] = field(default=())
 
     def is_mod(self, role_ids: set[int], *, administrator: bool) -> bool:
         return administrator or bool(role_ids & set(self.mod_roles))
@@ -69,7 +68,6 @@ KEYS: dict[str, str] = {
     "streamer_role": "role id of the streamer (may veto clips)",
     "approvals_required": "approvals a clip needs",
     "streamer_can_veto": "whether the streamer's rejection is final (on/off)",
-    "brand_terms": "sponsor or brand terms flagged in clip prompts (comma-separated)",
 }
 _TYPES = {f.name: f.type for f in fields(GuildConfig)}
 
