@@ -110,10 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from bot import cli_commands
+    from knowledge.base import KnowledgeError
 
     try:
         return cli_commands.dispatch(args, settings)
-    except cli_commands.UserError as exc:
+    except (cli_commands.UserError, KnowledgeError) as exc:
         print(f"greenroom: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -26,7 +26,8 @@ def looks_binary(data: bytes) -> bool:
 def decode_text(data: bytes) -> str:
     """UTF-8 (with or without BOM) or BOM-marked UTF-16; anything else is refused, not guessed."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return data.decode("utf-16")
+        # Notepad's "Unicode" has CRLF too: normalise, or front matter (visibility!) goes unseen.
+        return data.decode("utf-16").replace("\r\n", "\n").replace("\r", "\n")
     if looks_binary(data):
         raise UnreadableFile("is a binary file, not text")
     try:

@@ -62,7 +62,10 @@ BAD_FILES: dict[str, tuple[bytes, str]] = {
         b"---\n\t- [unclosed\n  : : :\n---\n# Body\n\nText.\n",
         r"has invalid YAML front matter \(line \d+\)",
     ),
-    "broken/deep-yaml.md": (b"---\n" + b"[" * 600 + b"\n---\nBody.\n", r"is damaged or not a real MD file"),
+    "broken/deep-yaml.md": (
+        b"---\n" + b"[" * 600 + b"\n---\nBody.\n",
+        r"is damaged or not a real MD file",
+    ),
     "broken/random.docx": (random.Random(8).randbytes(3000), r"not a readable \.docx"),
     "broken/damaged.docx": (damaged_docx(), r"is damaged or not a real DOCX file"),
     "broken/front-matter-only.md": (b"---\ntitle: Nothing else\n---\n", r"has no text to index"),
@@ -112,9 +115,8 @@ def test_a_folder_of_bad_files_does_not_stop_the_good_ones(tmp_path: Path) -> No
     assert set(failed) == set(BAD_FILES)
 
 
-def test_sync_reports_bad_files_and_ingests_good_ones_end_to_end(
-    tmp_path: Path, library
-) -> None:
+@pytest.mark.slow
+def test_sync_reports_bad_files_and_ingests_good_ones_end_to_end(tmp_path: Path, library) -> None:
     notes = tmp_path / "notes"
     write_files(notes, GOOD_FILES | {rel: data for rel, (data, _) in BAD_FILES.items()})
     kb = library.open("fans")
@@ -138,6 +140,7 @@ def test_sync_reports_bad_files_and_ingests_good_ones_end_to_end(
     assert "5 cm" in answer.text
 
 
+@pytest.mark.slow
 def test_a_good_file_that_turns_bad_keeps_its_last_good_version(tmp_path: Path, library) -> None:
     notes = tmp_path / "notes"
     write_files(notes, GOOD_FILES)
@@ -148,7 +151,9 @@ def test_a_good_file_that_turns_bad_keeps_its_last_good_version(tmp_path: Path, 
     before_chunks = kb.catalog.chunk_ids()
 
     # A broken save of the note (Latin-1 bytes) and a PDF cut short by a failed copy.
-    (notes / "mic.md").write_bytes(MIC_NOTE.replace("about", "\u00e0 peu pr\u00e8s").encode("cp1252"))
+    (notes / "mic.md").write_bytes(
+        MIC_NOTE.replace("about", "\u00e0 peu pr\u00e8s").encode("cp1252")
+    )
     (notes / "camera.pdf").write_bytes(good_pdf()[:700])
     report = kb.sync([source])
 

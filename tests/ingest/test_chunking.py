@@ -20,10 +20,11 @@ from ingest.chunking import (
 from ingest.documents import Document
 
 SMALL = ChunkerSettings(max_tokens=40, target_tokens=30, overlap_tokens=5, max_prefix_tokens=8)
-WORDS = (
-    "moth stream clip review mod scene bitrate overlay intro render prompt seed alert raid "
-    "schedule camera microphone the a of and is to in it you that"
-).split()
+WORDS = [
+    "moth", "stream", "clip", "review", "mod", "scene", "bitrate", "overlay", "intro",
+    "render", "prompt", "seed", "alert", "raid", "schedule", "camera", "microphone", "the",
+    "a", "of", "and", "is", "to", "in", "it", "you", "that"
+]  # fmt: skip
 
 # -- generated Markdown ----------------------------------------------------------------------
 
@@ -277,7 +278,10 @@ def test_first_heading_equal_to_title_is_not_repeated() -> None:
     text = "# OBS Setup\n\nScenes.\n\n## Gaming profile\n\nCBR 6000.\n"
     chunks = chunk_document(Document("n::x.md", "OBS setup", text), WordTokenizer())
     assert [c.heading_path for c in chunks] == [(), ("Gaming profile",)]
-    assert [c.prefix for c in chunks] == ["OBS setup", f"OBS setup{HEADING_SEPARATOR}Gaming profile"]
+    assert [c.prefix for c in chunks] == [
+        "OBS setup",
+        f"OBS setup{HEADING_SEPARATOR}Gaming profile",
+    ]
     assert chunks[1].heading == "Gaming profile"
     assert chunks[1].embed_text == f"OBS setup{HEADING_SEPARATOR}Gaming profile\nCBR 6000."
 

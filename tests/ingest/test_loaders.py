@@ -104,6 +104,14 @@ def test_markdown_h1_inside_code_fence_is_not_the_title(tmp_path: Path) -> None:
     assert doc.title == "OBS setup"
 
 
+def test_utf16_crlf_markdown_keeps_its_front_matter(tmp_path: Path) -> None:
+    """Windows Notepad's "Unicode" (UTF-16 + BOM, CRLF): a private note must stay private."""
+    text = "---\r\nvisibility: private\r\ntitle: Sponsor deal\r\n---\r\n# Deal\r\n\r\nSecret.\r\n"
+    doc = load_one(tmp_path, "deal.md", text.encode("utf-16"))
+    assert (doc.visibility, doc.title) == (PRIVATE, "Sponsor deal")
+    assert doc.text == "# Deal\n\nSecret.\n"
+
+
 def test_markdown_unknown_visibility_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, "a.md", "---\nvisibility: secret\n---\nText.\n")
     result = load_file(path, doc_id="t::a.md", rel="a.md", source="t")

@@ -119,7 +119,7 @@ def test_an_empty_question_is_refused(examples_kb, question: str) -> None:
     [
         "@everyone what bitrate do you stream games at",
         "<@123456789> @here whats ur bitrate when streaming games??",
-        "**bitrate** for `games` -- OR 1=1; DROP TABLE chunks; \"NEAR\" AND *",
+        '**bitrate** for `games` -- OR 1=1; DROP TABLE chunks; "NEAR" AND *',
     ],
 )
 def test_mentions_and_markup_are_just_text(examples_kb, question: str) -> None:

@@ -70,7 +70,9 @@ def run(mode, data_dir):
     from knowledge.catalog import Catalog
 
     def say(line):
-        print(f"{mode}: {line}", flush=True)
+        # One write per line: the forks share the pipe, and with PYTHONUNBUFFERED print()
+        # writes the text and the newline separately, so lines of two forks could interleave.
+        os.write(1, f"{mode}: {line}\n".encode())
 
     def wait_for_the_kill(marker):
         say(f"KILL ME: {marker}")
@@ -129,7 +131,7 @@ for mode, data_dir in scenarios:
 for _ in scenarios:
     pid, status = os.wait()
     signal_number = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-    print(f"{children[pid]}: ended, signal {signal_number}", flush=True)
+    os.write(1, f"{children[pid]}: ended, signal {signal_number}\n".encode())
 """
 
 MODES = ("after-progress-1", "in-transaction", "before-vector-delete")
@@ -180,28 +182,36 @@ class CrashChild:
     def _read(self) -> None:
         pids: dict[str, int] = {}
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            mode, _, text = line.rstrip("\n").partition(": ")
-            if mode not in self.runs:
-                self.other.append(line)
-                continue
-            self.runs[mode].lines.append(text)
-            if text.startswith("pid "):
-                pids[mode] = int(text.split()[1])
-            elif text.startswith("KILL ME"):
-                os.kill(pids[mode], signal.SIGKILL)
-            elif text.startswith("ended, signal "):
-                self.runs[mode].signal = int(text.split()[2])
+        try:
+            for line in self.proc.stdout:
+                mode, _, text = line.rstrip("\n").partition(": ")
+                if mode not in self.runs:
+                    self.other.append(line)
+                    continue
+                self.runs[mode].lines.append(text)
+                if text.startswith("pid "):
+                    pids[mode] = int(text.split()[1])
+                elif text.startswith("KILL ME"):
+                    os.kill(pids[mode], signal.SIGKILL)
+                elif text.startswith("ended, signal "):
+                    self.runs[mode].signal = int(text.split()[2])
+        except Exception as exc:  # fail fast rather than leave forks waiting to be killed
+            self.other.append(f"reader failed: {exc!r}")
+            self._end_group()
+
+    def _end_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.group, signal.SIGKILL)
 
     def finish(self) -> dict[str, CrashRun]:
         try:
             self.reader.join(timeout=250)
+            self._end_group()  # a no-op after a normal run: every process has exited by now
             stderr = self.proc.stderr.read() if self.proc.stderr else ""
             assert self.proc.wait(timeout=60) == 0, (self.other, stderr[-3000:])
         finally:
             self.watchdog.cancel()
-            with contextlib.suppress(ProcessLookupError):  # nothing of the group may outlive us
-                os.killpg(self.group, signal.SIGKILL)
+            self._end_group()  # nothing of the group may outlive the test
             self.proc.wait()
         return self.runs
 
@@ -219,14 +229,15 @@ def crashes(
     """The killed runs, and a reference knowledge base synced the same way without a kill."""
     data_dirs = {mode: tmp_path_factory.mktemp(f"crash-{mode}") / "data" for mode in MODES}
     child = CrashChild(*notes, data_dirs)
-
-    library = Library(tmp_path_factory.mktemp("crash-reference") / "data", embedder)
-    reference = library.open(KB)
-    reference.sync([FolderSource(notes[0], name=SOURCE)])
-    report = reference.sync([FolderSource(notes[1], name=SOURCE)])
-    assert (report.added, report.updated, report.unchanged, report.removed) == (2, 2, 1, 1)
-
-    return child.finish(), reference
+    try:
+        library = Library(tmp_path_factory.mktemp("crash-reference") / "data", embedder)
+        reference = library.open(KB)
+        reference.sync([FolderSource(notes[0], name=SOURCE)])
+        report = reference.sync([FolderSource(notes[1], name=SOURCE)])
+        assert (report.added, report.updated, report.unchanged, report.removed) == (2, 2, 1, 1)
+    finally:
+        runs = child.finish()  # also ends the child's process group, whatever happened
+    return runs, reference
 
 
 def versions(notes_dir: Path) -> dict[str, Document]:
@@ -272,9 +283,7 @@ def test_killed_sync_keeps_answering_and_the_next_sync_heals(
 
         # The next sync completes and ends exactly where an uninterrupted one does.
         kb.sync([FolderSource(notes[1], name=SOURCE)])
-        assert kb.catalog.documents() == {
-            doc_id: entry for doc_id, entry in reference.catalog.documents().items()
-        }
+        assert kb.catalog.documents() == reference.catalog.documents()
         assert kb.catalog.chunk_ids() == reference.catalog.chunk_ids()
         assert set(kb.collection.get(include=[])["ids"]) == kb.catalog.chunk_ids()
         assert kb.collection.count() == kb.catalog.stats()["chunks"] == reference.collection.count()

@@ -14,6 +14,8 @@ from ingest.loaders import FolderSource
 from knowledge.base import KnowledgeBase, KnowledgeError, Library
 from knowledge.retrieval import SearchFilter
 
+pytestmark = pytest.mark.slow
+
 NOTES = {
     "alerts.md": "# Alerts\n\nRaids of five viewers or more play the big moth animation.\n",
     "schedule.md": "# Schedule\n\nStreams run Monday, Wednesday and Friday evenings.\n",
@@ -148,7 +150,9 @@ def test_syncing_one_source_leaves_other_sources_alone(tmp_path: Path, library: 
 
 def test_chunker_change_reembeds_into_a_new_collection(notes: Path, library: Library) -> None:
     long_notes = {
-        rel: text + "\n" + " ".join(f"Sentence {n} about {rel[:-3]} and the stream." for n in range(12))
+        rel: text
+        + "\n"
+        + " ".join(f"Sentence {n} about {rel[:-3]} and the stream." for n in range(12))
         for rel, text in NOTES.items()
     }
     write_notes(notes, long_notes)

@@ -28,6 +28,15 @@ _QUESTION_START = re.compile(
 FOLLOW_UP_WORDS = 8  # a short reply to an answer is read together with the first question
 
 
+_MENTION = re.compile(r"<(?:@[!&]?|#)\d+>|@(?:everyone|here)\b")
+
+
+def searchable_text(question: str) -> str:
+    """The question without Discord mentions, which only dilute retrieval."""
+    text = " ".join(_MENTION.sub(" ", question).split())
+    return text or question
+
+
 def looks_like_question(text: str) -> bool:
     text = text.strip()
     return "?" in text or bool(_QUESTION_START.match(text))
@@ -82,11 +91,11 @@ class AskCog(commands.Cog):
         retrieval_question: str | None = None,
         silent_below: float | None = None,
     ) -> tuple[Answer, int]:
-        answer = await self.services.ask(guild_id, question)
+        answer = await self.services.ask(guild_id, searchable_text(question))
         if answer.abstained and retrieval_question:
-            # A short follow-up ("and the logo?") may only make sense with the first question.
-            answer = await self.services.ask(guild_id, retrieval_question)
-            answer.question = question
+            # A short follow-up ("which one?") may only make sense with the first question.
+            answer = await self.services.ask(guild_id, searchable_text(retrieval_question))
+        answer.question = question
         outcome = "abstained" if answer.abstained else "answered"
         if silent_below is not None and (answer.abstained or answer.confidence < silent_below):
             outcome = "silent"
