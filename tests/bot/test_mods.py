@@ -167,3 +167,46 @@ async def _wait_for_gap(services, guild_id: int, question: str) -> None:
 def _bot_messages_after(world, channel, mark: int) -> list:
     bot_id = world.double.bot_user.id
     return [m for m in world.double.messages(channel) if m.id > mark and m.author_id == bot_id]
+
+
+async def test_auto_answer_in_a_forum_post_answers_inside_the_post(world, services):
+    forum = world.guild.add_forum_channel("questions")
+    await services.guild_configs.update(
+        world.guild.id, ask_channels=(forum.id,), auto_answer=True, auto_answer_min_confidence=0.5
+    )
+    async with greenroom(world, services):
+        post = world.guild.add_thread(forum, "neon intro?", owner=world.fan)
+        await world.double.announce(post)
+        await world.double.send_message(
+            world.guild, post, world.fan, "how did you make the neon intro?"
+        )
+        answer = await world.double.wait_for_message(post, timeout=10)
+        assert "Sora 2" in answer.embed["description"]
+        assert forum.threads == [post]  # answered in the post, no new thread
+
+
+async def test_every_setup_command_changes_its_setting(world, services):
+    streamers = world.guild.add_role("Streamer")
+    steps = [
+        ("greenroom setup mod-role", {"role": streamers, "enabled": True}, "moderator role"),
+        ("greenroom setup creator-role", {"role": streamers}, "may now submit clips"),
+        ("greenroom setup review-channel", {"channel": world.general}, "Clip reviews"),
+        ("greenroom setup log-channel", {"channel": world.logs}, "Mod notifications"),
+        ("greenroom setup auto-answer", {"enabled": True, "min_confidence": 0.8}, "80%"),
+        ("greenroom setup cooldown", {"seconds": 45, "per_minute": 12}, "45 s"),
+        ("greenroom setup ask-channel", {"channel": world.ask, "enabled": False}, "no longer"),
+    ]
+    async with greenroom(world, services):
+        await world.double.announce(streamers)
+        for command, options, expected in steps:
+            inter = await world.double.slash_command(
+                world.guild, world.general, world.admin, command, options
+            )
+            reply = await inter.wait_message()
+            assert inter.ephemeral and expected in reply.content, command
+    config = await services.guild_configs.get(world.guild.id)
+    assert streamers.id in config.mod_roles and config.creator_roles == (streamers.id,)
+    assert config.review_channel == world.general.id and config.log_channel == world.logs.id
+    assert config.auto_answer and config.auto_answer_min_confidence == 0.8
+    assert (config.user_cooldown_seconds, config.guild_questions_per_minute) == (45, 12)
+    assert config.ask_channels == ()
