@@ -95,14 +95,16 @@ def run_bot(settings: Settings) -> int:
     return 0
 
 
-async def sync_commands(settings: Settings, guild_id: int | None) -> list[str]:
+async def sync_commands(
+    settings: Settings, guild_id: int | None, services: Services | None = None
+) -> list[str]:
     """Log in, push the command tree to Discord (globally or to one guild), log out."""
-    services = await build_services(settings)
+    own_services = services is None
+    services = services or await build_services(settings)
     try:
         bot = GreenroomBot(services)
         async with bot:
             await bot.login(settings.discord_token.get_secret_value())
-            await bot.setup_hook()
             if guild_id is not None:
                 guild = discord.Object(id=guild_id)
                 bot.tree.copy_global_to(guild=guild)
@@ -111,4 +113,5 @@ async def sync_commands(settings: Settings, guild_id: int | None) -> list[str]:
                 synced = await bot.tree.sync()
             return [command.name for command in synced]
     finally:
-        await services.close()
+        if own_services:
+            await services.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pydantic import SecretStr
 
 from tests.bot.conftest import UNCOVERED, greenroom
 
@@ -210,3 +211,15 @@ async def test_every_setup_command_changes_its_setting(world, services):
     assert config.auto_answer and config.auto_answer_min_confidence == 0.8
     assert (config.user_cooldown_seconds, config.guild_questions_per_minute) == (45, 12)
     assert config.ask_channels == ()
+
+
+async def test_sync_commands_pushes_the_tree_to_one_guild(world, services):
+    from bot.app import sync_commands
+    from tests.discord_double.fixtures import patched_discord
+
+    settings = services.settings.model_copy(update={"discord_token": SecretStr("test-token")})
+    with patched_discord(world.double):
+        names = await sync_commands(settings, world.guild.id, services=services)
+    assert {"ask", "kb", "greenroom", "Answer from notes"} <= set(names)
+    synced = {c["name"] for c in world.double.commands(world.guild)}
+    assert synced == set(names)
