@@ -283,19 +283,21 @@ class CallLog:
         encode = embedder.encode
         log = self
 
-        def timed_encode(texts):  # the signature of Embedder.encode
+        def timed_encode(texts, *, query=False):  # the signature of Embedder.encode
             log._local.n = len(texts)
             started = time.perf_counter()
             try:
-                return encode(texts)
+                return encode(texts, query=query)
             finally:
-                kind = "encode.query" if len(texts) == 1 else "encode.bulk"
+                kind = "encode.query" if query else "encode.bulk"
                 log.add(kind, len(texts), started, time.perf_counter())
 
         embedder.encode = timed_encode
         for method in ("token_spans", "count_tokens"):  # the tokenizer, used by the chunker
             setattr(embedder, method, self._timed(f"tokenize.{method}", getattr(embedder, method)))
-        embedder._lock = _TimedLock(embedder._lock, self)
+        # Queries and bulk encodes have separate locks; a query's wait is on the query lock.
+        embedder._bulk_lock = _TimedLock(embedder._bulk_lock, self)
+        embedder._query_lock = _TimedLock(embedder._query_lock, self)
         collection = library.vectors.collection
 
         def timed_collection(name: str) -> Any:
@@ -321,7 +323,7 @@ class CallLog:
 
 
 class _TimedLock:
-    """Embedder._lock with the time each encode waited for it (a query behind a bulk encode)."""
+    """An embedder lock with the time each encode waited for it (a query behind a bulk encode)."""
 
     def __init__(self, lock: Any, log: CallLog) -> None:
         self._lock = lock

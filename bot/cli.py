@@ -16,8 +16,8 @@ log = logging.getLogger("greenroom")
 def _limit_blas_threads() -> None:
     # numpy's BLAS threads and torch's threads fight over two cores: one BLAS thread keeps
     # query latency steady. Must be set before numpy loads, so it happens first in main().
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    # (Not OMP_NUM_THREADS: that would also hold torch, and so all embedding, to one core.)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
