@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,9 +29,12 @@ QUESTION_FILES = (
 
 
 def configure_environment() -> None:
-    """The same limits as `greenroom` (bot/cli.py): one BLAS thread, offline model, no telemetry."""
-    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
+    """The same limits as `greenroom` (bot/cli.py): one BLAS thread, offline model, no telemetry.
+
+    Not OMP_NUM_THREADS: it would also hold torch to one thread (the CLI stopped setting it on
+    2026-11-25; set OMP_NUM_THREADS=1 yourself to measure the old behaviour).
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -47,10 +51,30 @@ def machine_note() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "loadavg_1_5_15": load,
         "python": platform.python_version(),
+        "code": code_version(),
         "env": {
             k: os.environ.get(k)
             for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
         },
+    }
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and the product files that differed from it (read-only git)."""
+
+    def git(*args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.rstrip() if done.returncode == 0 else ""
+
+    dirty = git("status", "--porcelain", "--", "knowledge", "ingest", "bot/cli.py")
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "uncommitted_product_files": [line[3:] for line in dirty.splitlines()],
     }
 
 

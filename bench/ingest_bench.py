@@ -23,6 +23,7 @@ _common.configure_environment()
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
 import io  # noqa: E402
+import json  # noqa: E402
 import pstats  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
@@ -177,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--thread-probe", type=int, default=128, help="chunks for the torch threads probe (0: off)"
     )
+    parser.add_argument(
+        "--thread-probe-only",
+        action="store_true",
+        help="only the threads probe (needs idle cores to mean anything); threads_probe.json",
+    )
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
         parser.error(f"{args.corpus} is not a folder")
@@ -200,7 +206,14 @@ def main(argv: list[str] | None = None) -> int:
         texts = [c.embed_text for chunks in chunks_by_doc.values() for c in chunks]
         longest = sorted(texts, key=len, reverse=True)[:64]
         embedder.model.encode(longest, batch_size=32, normalize_embeddings=True)  # warm-up
-        print(f"{len(docs)} documents, {len(texts)} chunks; baseline encode...", file=sys.stderr)
+        print(f"{len(docs)} documents, {len(texts)} chunks", file=sys.stderr)
+        if args.thread_probe_only:
+            step = max(1, len(texts) // args.thread_probe)
+            probe = thread_probe(embedder, texts[::step][: args.thread_probe])
+            probe |= {"machine": machine, "machine_after": _common.machine_note()["loadavg_1_5_15"]}
+            print(json.dumps(probe, indent=2))
+            _common.write_results("threads_probe.json", probe)
+            return 0
 
         # (b) the floor: the bare model on exactly these texts.
         raw_wall, raw_cpu = raw_encode(embedder, texts)

@@ -16,7 +16,13 @@ from bot.tree import GreenroomTree
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("bot.exts.ask", "bot.exts.kb", "bot.exts.admin")
+EXTENSIONS = (
+    "bot.exts.ask",
+    "bot.exts.kb",
+    "bot.exts.sources",
+    "bot.exts.admin",
+    "bot.exts.clips",
+)
 
 
 class GreenroomBot(commands.Bot):

@@ -10,7 +10,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bot.cli_sources import add_sources_parser
+
 log = logging.getLogger("greenroom")
+
+# bot.clips.ClipStatus's values; spelled out so `--help` needs no media libraries loaded.
+CLIP_STATUSES = (
+    "submitted",
+    "in_review",
+    "approved",
+    "rejected",
+    "changes_requested",
+    "held",
+    "published",
+    "superseded",
+)
 
 
 def _limit_blas_threads() -> None:
@@ -63,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = kb_sub.add_parser("remove", help="delete a knowledge base and its vectors")
     s.add_argument("name")
 
+    add_sources_parser(sub)
+
     sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
 
     p = sub.add_parser("sync-commands", help="push the slash commands to Discord")
@@ -79,6 +95,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--guild", type=int, required=True)
     s.add_argument("key")
     s.add_argument("value")
+
+    p = sub.add_parser("clips", help="the clip green room's files")
+    clips_sub = p.add_subparsers(dest="clips_command", metavar="ACTION", required=True)
+    s = clips_sub.add_parser(
+        "export", help="copy clips and a manifest (JSON and CSV) into a folder"
+    )
+    s.add_argument("dest", type=Path, metavar="DIR")
+    s.add_argument(
+        "--status",
+        action="append",
+        choices=CLIP_STATUSES,
+        help="clips in this state (repeatable; default: approved)",
+    )
+    s.add_argument("--guild", type=int, help="one server only (default: every server)")
 
     p = sub.add_parser("eval", help="retrieval and abstention figures for a question set")
     p.add_argument("questions", type=Path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
+from bot.cli_sources import cmd_sources
 from bot.settings import Settings
 
 
@@ -25,6 +25,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "sync-commands": cmd_sync_commands,
         "console": cmd_console,
         "config": cmd_config,
+        "sources": cmd_sources,
+        "clips": cmd_clips,
     }[args.command]
     return handler(args, settings)
 
@@ -56,26 +58,31 @@ def _open_existing(library, name: str):
 
 
 def ingest_paths(
-    library, name: str, paths, *, include=(), exclude=(), max_file_mb=2.0, progress: bool = True
+    library, name, paths, *, include=(), exclude=(), max_file_mb=2.0, progress: bool = True
 ):
-    from ingest.loaders import FolderSource
+    """Register each path as a folder source of the knowledge base (so `/kb reload` and the
+    bot's folder watch see it; its schedule is kept), then sync those folders."""
+    from ingest.connectors.spec import SourceSpec, SourceSpecError
     from knowledge.base import KnowledgeError
+    from knowledge.sync import SyncReport
 
-    sources = []
     for path in paths:
         if not path.exists():
             raise UserError(f"{path} does not exist")
-        sources.append(
-            FolderSource(
-                Path(path),
-                include=tuple(include),
-                exclude=tuple(exclude),
-                max_file_bytes=int(max_file_mb * 1024 * 1024),
-            )
-        )
+    options: dict[str, object] = {}
+    if include:
+        options["include"] = list(include)
+    if exclude:
+        options["exclude"] = list(exclude)
+    if max_file_mb != 2.0:
+        options["max_file_mb"] = max_file_mb
     try:
         kb = library.open(name)
-    except KnowledgeError as exc:
+        records = [
+            kb.sources.add(SourceSpec("folder", str(path), options), keep_schedule=True)
+            for path in paths
+        ]
+    except (KnowledgeError, SourceSpecError) as exc:
         raise UserError(str(exc)) from None
     bar = None
     callback = None
@@ -89,8 +96,13 @@ def ingest_paths(
             bar.n = done
             bar.refresh()
 
+    report = SyncReport()
     try:
-        report = kb.sync(sources, progress=callback)
+        for record in records:
+            part, _ = kb.sources.store(
+                record.key, record.folder().load(), complete=True, progress=callback
+            )
+            report.merge(part)
     finally:
         if bar is not None:
             bar.close()
@@ -307,4 +319,40 @@ def cmd_config(args, settings: Settings) -> int:
         print(f"set {args.key} for server {args.guild}")
     for key, value in rows:
         print(f"{key} = {value}")
+    return 0
+
+
+def cmd_clips(args, settings: Settings) -> int:
+    """`greenroom clips export DIR`: the clips' files and a manifest, for the streamer's editing."""
+    import asyncio
+
+    from bot.clips import ClipStore, ReviewQueue, export_clips
+    from bot.storage import Database
+
+    if not settings.database_path.exists():
+        raise UserError(f"there is no Greenroom database in {settings.data_dir}")
+    statuses = args.status or ["approved"]
+
+    async def run():
+        db = await Database.open(settings.database_path)
+        try:
+            queue = await ReviewQueue.open(db)
+            store = ClipStore(settings.clips_dir)
+            return await export_clips(queue, store, args.guild, args.dest, status=statuses)
+        finally:
+            await db.close()
+
+    try:
+        manifest = asyncio.run(run())
+    except OSError as exc:
+        raise UserError(f"could not write to {args.dest}: {exc}") from None
+    where = f"server {args.guild}" if args.guild else "all servers"
+    print(
+        f"exported {len(manifest.clips)} {'/'.join(statuses)} clips of {where} to"
+        f" {manifest.dest_dir}"
+    )
+    print(f"manifest: {manifest.json_path} and {manifest.csv_path}")
+    if manifest.missing_files:
+        missing = ", ".join(f"#{clip_id}" for clip_id in manifest.missing_files)
+        print(f"files missing from the clip store (listed without a file): {missing}")
     return 0

@@ -7,6 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
+from bot.clips.errors import AlreadyDecided, ClipError
 from bot.guild_config import SettingError
 from knowledge.base import KnowledgeError
 
@@ -40,7 +41,10 @@ def message_for(error: BaseException) -> str | None:
     """The reply for an error a member caused, or None for a bug (which gets logged)."""
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         error = error.__cause__ or getattr(error, "original", error)
-    if isinstance(error, UserFacingError | KnowledgeError | SettingError):
+    if isinstance(error, AlreadyDecided) and error.actor_id is not None:
+        # Who decided first, as a mention (ephemeral, and the bot pings nobody by default).
+        return str(error).replace(f"by user {error.actor_id}", f"by <@{error.actor_id}>")
+    if isinstance(error, UserFacingError | KnowledgeError | SettingError | ClipError):
         return str(error)
     if isinstance(error, app_commands.MissingPermissions):
         return "You don't have permission to use this command. Nothing was changed."

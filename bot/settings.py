@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from ingest.connectors.base import Secret
+    from knowledge.source_sync import SourceTokens
 
 
 class Settings(BaseSettings):
@@ -21,7 +26,32 @@ class Settings(BaseSettings):
     notion_token: SecretStr | None = None
     google_token: SecretStr | None = None
     max_clip_mb: int = 100
+    clip_download_timeout_s: float = 30.0
+    # Links to loopback/private addresses are refused so members can't make the bot probe its
+    # own network; tests turn this on because the Discord double serves attachments locally.
+    clip_allow_private_hosts: bool = False
+    # Knowledge sources: watched folders are polled this often (seconds); scheduled sources
+    # are checked for being due this often. Web sources members add from Discord may not point
+    # at loopback/private addresses unless this is on (tests serve pages locally).
+    source_poll_seconds: float = 2.0
+    source_tick_seconds: float = 30.0
+    source_allow_private_hosts: bool = False
+
+    def source_tokens(self) -> SourceTokens:
+        """The remote-source tokens, wrapped so they never show in reprs or logs."""
+        from ingest.connectors.base import Secret
+        from knowledge.source_sync import SourceTokens
+
+        def wrap(value: SecretStr | None) -> Secret | None:
+            return Secret(value.get_secret_value()) if value and value.get_secret_value() else None
+
+        return SourceTokens(notion=wrap(self.notion_token), google=wrap(self.google_token))
 
     @property
     def database_path(self) -> Path:
         return self.data_dir / "greenroom.sqlite3"
+
+    @property
+    def clips_dir(self) -> Path:
+        """Where clip files are stored, addressed by their sha256."""
+        return self.data_dir / "clips"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ingest.chunking import ChunkerSettings, chunk_document
+from ingest.connectors.base import Fetched, FetchResult
 from ingest.documents import Document, LoadResult
 from ingest.plan import SyncPlan, plan_sync
 from knowledge.answer import Answer, ConfidenceModel, compose_answer
@@ -28,6 +31,9 @@ from knowledge.sync import (
     collect_orphans,
 )
 from knowledge.vectors import VectorStore
+
+if TYPE_CHECKING:
+    from knowledge.sources import SourceRegistry
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +130,9 @@ class KnowledgeBase:
         self.embedder = library.embedder
         self.chunker = library.chunker
         self.catalog = Catalog(library.kb_dir(name) / "catalog.sqlite3")
-        self._sync_lock = threading.Lock()  # one sync at a time per knowledge base
+        # One sync at a time per knowledge base; re-entrant so the source registry can hold it
+        # across storing a run and recording its result.
+        self._sync_lock = threading.RLock()
         self.fingerprint = json.dumps(
             {"embedder": self.embedder.fingerprint(), "chunker": self.chunker.fingerprint()},
             sort_keys=True,
@@ -157,6 +165,13 @@ class KnowledgeBase:
         return [n for n in self.library.vectors.names() if n.startswith(prefix) and n != current]
 
     # -- syncing ----------------------------------------------------------------------------
+    @cached_property
+    def sources(self) -> SourceRegistry:
+        """The sources this knowledge base is synced from (kept in its catalog)."""
+        from knowledge.sources import SourceRegistry
+
+        return SourceRegistry(self)
+
     def sync(self, sources: Sequence[Source], progress: Progress | None = None) -> SyncReport:
         """Bring the knowledge base in line with the sources; safe to interrupt at any point."""
         with self._sync_lock:
@@ -164,14 +179,50 @@ class KnowledgeBase:
             if self.catalog.get_meta("fingerprint") != self.fingerprint:
                 report.merge(self._reembed_all(progress))
             for source in sources:
-                known = {
-                    doc_id: entry.content_hash
-                    for doc_id, entry in self.catalog.documents(source.source_name).items()
-                }
-                plan = plan_sync(known, source.load())
-                report.merge(self._apply(plan, progress))
+                report.merge(self._sync_source(source.source_name, source.load(), True, progress))
             collect_orphans(self.catalog, self.collection)
             return report
+
+    def sync_results(
+        self,
+        source_name: str,
+        results: Iterable[LoadResult | FetchResult],
+        *,
+        complete: bool = True,
+        progress: Progress | None = None,
+    ) -> SyncReport:
+        """Sync one source from results already in hand (a connector's fetch run).
+
+        `Unchanged` ids are kept as stored, a `LoadFailure` keeps the last good version, and
+        unless the run was `complete` (and holds no `SourceFailed`) nothing is deleted.
+        """
+        with self._sync_lock:
+            report = SyncReport()
+            if self.catalog.get_meta("fingerprint") != self.fingerprint:
+                report.merge(self._reembed_all(progress))
+            report.merge(self._sync_source(source_name, results, complete, progress))
+            collect_orphans(self.catalog, self.collection)
+            return report
+
+    def _sync_source(
+        self,
+        source_name: str,
+        results: Iterable[LoadResult | FetchResult],
+        complete: bool,
+        progress: Progress | None,
+    ) -> SyncReport:
+        known = {
+            doc_id: entry.content_hash
+            for doc_id, entry in self.catalog.documents(source_name).items()
+        }
+        plan = plan_sync(known, _owned_by(source_name, results), complete=complete)
+        return self._apply(plan, progress)
+
+    def remove_source(self, source_name: str) -> SyncReport:
+        """Remove every document a source brought in (vectors, chunks, lexical entries)."""
+        with self._sync_lock:
+            doc_ids = sorted(self.catalog.documents(source_name))
+            return self._apply(SyncPlan(deleted=doc_ids), None)
 
     def add_documents(self, docs: Sequence[Document]) -> SyncReport:
         """Index documents given directly (a mod's answer, an approved clip's recipe)."""
@@ -269,6 +320,18 @@ class KnowledgeBase:
         stats["collection"] = self.collection_name
         stats["model"] = self.embedder.name
         return stats
+
+
+def _owned_by(
+    source_name: str, results: Iterable[LoadResult | FetchResult]
+) -> Iterator[LoadResult | FetchResult]:
+    """Documents are stored under the source that synced them: the manifest is per source."""
+    for result in results:
+        if isinstance(result, Fetched):
+            result = result.document
+        if isinstance(result, Document) and result.source != source_name:
+            result = dataclasses.replace(result, source=source_name)
+        yield result
 
 
 def check_question(question: str) -> str:

@@ -59,6 +59,15 @@ CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, prefix, text)
     VALUES ('delete', old.rowid, old.prefix, old.text);
 END;
+-- The source registry (knowledge/sources.py): what this knowledge base syncs from.
+CREATE TABLE IF NOT EXISTS sources (
+    key TEXT PRIMARY KEY,
+    spec_json TEXT NOT NULL,
+    state_json TEXT NOT NULL DEFAULT '{}',  -- connector change markers, written after the docs
+    last_result_json TEXT,
+    last_synced_at REAL,
+    added_at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0)
+);
 """
 
 # Words that match nearly every chunk: they slow BM25 down and add nothing to the ranking.
@@ -312,6 +321,47 @@ class Catalog:
                 "SELECT source, count(*) FROM documents GROUP BY source ORDER BY source"
             ).fetchall()
         return [(r[0], r[1]) for r in rows]
+
+    # -- the source registry ------------------------------------------------------------
+    def source_rows(self, key: str | None = None) -> list[dict[str, object]]:
+        sql = "SELECT key, spec_json, state_json, last_result_json, last_synced_at FROM sources"
+        params: tuple = ()
+        if key is not None:
+            sql += " WHERE key = ?"
+            params = (key,)
+        with self._lock:
+            rows = self._conn.execute(sql + " ORDER BY added_at, key", params).fetchall()
+        return [dict(r) for r in rows]
+
+    def put_source(self, key: str, spec_json: str) -> None:
+        """Register a source, or change the spec of a registered one (its state is kept)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO sources(key, spec_json) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET spec_json = excluded.spec_json",
+                (key, spec_json),
+            )
+
+    def save_source_run(
+        self,
+        key: str,
+        last_result_json: str,
+        synced_at: float,
+        state_json: str | None = None,
+    ) -> bool:
+        """Record a sync's result (and the connector state, when given); False if unknown."""
+        with self._lock:
+            cursor = self._conn.execute(
+                "UPDATE sources SET last_result_json = ?, last_synced_at = ?,"
+                " state_json = coalesce(?, state_json) WHERE key = ?",
+                (last_result_json, synced_at, state_json, key),
+            )
+        return cursor.rowcount > 0
+
+    def delete_source(self, key: str) -> bool:
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM sources WHERE key = ?", (key,))
+        return cursor.rowcount > 0
 
 
 def _stored(r: sqlite3.Row) -> StoredChunk:

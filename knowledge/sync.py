@@ -41,6 +41,10 @@ class SyncReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     seconds: float = 0.0
+    # Why a source could not be listed completely (nothing of it was removed this run).
+    incomplete: list[str] = field(default_factory=list)
+    # Ids a source called unchanged that the index does not hold: fetch them again next run.
+    refetch: list[str] = field(default_factory=list)
 
     def merge(self, other: SyncReport) -> None:
         self.added += other.added
@@ -51,12 +55,17 @@ class SyncReport:
         self.chunks_embedded += other.chunks_embedded
         self.chunks_reused += other.chunks_reused
         self.seconds += other.seconds
+        self.incomplete += other.incomplete
+        self.refetch += other.refetch
 
     def summary(self) -> str:
-        return (
+        text = (
             f"added {self.added}, updated {self.updated}, unchanged {self.unchanged},"
             f" removed {self.removed}, failed {len(self.failed)}"
         )
+        if self.incomplete:
+            text += f"; {len(self.incomplete)} source(s) not read completely, nothing removed"
+        return text
 
 
 def chunk_metadata(doc: Document, chunk: Chunk) -> dict[str, Any]:
@@ -85,6 +94,8 @@ def apply_plan(
         updated=len(plan.changed),
         unchanged=len(plan.unchanged),
         failed=list(plan.failed),
+        incomplete=[plan.incomplete] if plan.incomplete else [],
+        refetch=list(plan.refetch),
     )
     docs = plan.to_index
     done = 0

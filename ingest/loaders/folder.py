@@ -9,9 +9,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.connectors.html_markdown import html_to_markdown
 from ingest.documents import Document, LoadFailure, LoadResult
 from ingest.loaders.docx import docx_to_markdown
-from ingest.loaders.html import html_to_markdown
 from ingest.loaders.markdown import load_markdown
 from ingest.loaders.pdf import pdf_to_markdown
 from ingest.loaders.text import UnreadableFile, decode_text
@@ -122,6 +122,6 @@ def _parse(data: bytes, suffix: str, stem: str) -> dict:
     if suffix in _MARKDOWN:
         return load_markdown(text, name=stem, mdx=suffix == ".mdx")
     if suffix in _HTML:
-        title, body = html_to_markdown(text)
-        return {"title": title or stem, "text": body}
+        page = html_to_markdown(text)  # the web connector's reader: one HTML reading for both
+        return {"title": page.title or stem, "text": page.markdown + "\n" if page.markdown else ""}
     return {"title": stem.replace("-", " ").replace("_", " "), "text": text}

@@ -60,7 +60,7 @@ async def test_kb_commands_refuse_fans_and_serve_mods(world, services):
         assert search.ephemeral and "Raid alert" in found.text and "score" in found.text
 
         sources = await world.double.slash_command(
-            world.guild, world.general, world.mod, "kb sources"
+            world.guild, world.general, world.mod, "kb sources list"
         )
         assert "3 documents" in (await sources.wait_message()).content
 

@@ -194,7 +194,7 @@ def test_html_headings_lists_links_and_dropped_chrome(tmp_path: Path) -> None:
     )
     assert doc.title == "Colour grading LUTs"
     assert headings_of(doc.text) >= {("LUTs",), ("LUTs", "Pink turns orange")}
-    assert "I grade in DaVinci Resolve." in doc.text
+    assert "I grade in **DaVinci** Resolve." in doc.text  # emphasis kept, as in Markdown notes
     assert "- Export at Rec.709\n- Check on a phone" in doc.text
     assert "1. first\n2. second" in doc.text
     assert "[the LUT guide](https://example.com/luts)" in doc.text

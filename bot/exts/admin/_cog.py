@@ -81,6 +81,76 @@ class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set
         await self._set(interaction, review_channel=channel.id)
         await self._done(interaction, f"Clip reviews will be posted in {channel.mention}.")
 
+    @setup_group.command(
+        name="showcase-channel", description="Where approved clips are shown (leave out: off)"
+    )
+    async def showcase_channel(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None
+    ) -> None:
+        await self._set(interaction, showcase_channel=channel.id if channel else None)
+        text = (
+            f"Approved clips will be shown in {channel.mention}."
+            if channel
+            else "Approved clips won't be posted to a showcase channel."
+        )
+        await self._done(interaction, text)
+
+    @setup_group.command(name="streamer-role", description="The streamer's role (may veto clips)")
+    @app_commands.describe(can_veto="Whether the streamer's rejection overrides the mods")
+    async def streamer_role(
+        self, interaction: discord.Interaction, role: discord.Role, can_veto: bool = True
+    ) -> None:
+        await self._set(interaction, streamer_role=role.id, streamer_can_veto=can_veto)
+        veto = "can veto any clip, even approved ones" if can_veto else "reviews like a mod"
+        await self._done(interaction, f"{role.mention} is the streamer's role; it {veto}.")
+
+    @setup_group.command(name="approvals", description="How many mods must approve a clip")
+    async def approvals(
+        self, interaction: discord.Interaction, count: app_commands.Range[int, 1, 5]
+    ) -> None:
+        await self._set(interaction, approvals_required=int(count))
+        await self._done(interaction, f"Clips now need {count} approval(s) from different mods.")
+
+    @setup_group.command(
+        name="brand-term", description="Flag a sponsor or brand name in clip prompts"
+    )
+    @app_commands.describe(enabled="Flag it (true) or stop flagging it (false)")
+    async def brand_term(
+        self,
+        interaction: discord.Interaction,
+        term: app_commands.Range[str, 1, 100],
+        enabled: bool = True,
+    ) -> None:
+        member = member_of(interaction)
+        ensure_admin(member)
+        terms = self.services.clip_terms
+        if enabled:
+            await terms.add_brand_term(interaction.guild_id, term, member.id)
+        else:
+            await terms.remove_brand_term(interaction.guild_id, term)
+        state = "now" if enabled else "no longer"
+        await self._done(interaction, f"“{term}” is {state} flagged in clip prompts.")
+
+    @setup_group.command(
+        name="franchise-term", description="Flag (or stop flagging) a franchise in clip prompts"
+    )
+    @app_commands.describe(enabled="Flag it (true) or stop flagging it (false)")
+    async def franchise_term(
+        self,
+        interaction: discord.Interaction,
+        term: app_commands.Range[str, 1, 100],
+        enabled: bool = True,
+    ) -> None:
+        member = member_of(interaction)
+        ensure_admin(member)
+        terms = self.services.clip_terms
+        if enabled:
+            await terms.add_franchise_term(interaction.guild_id, term, member.id)
+        else:
+            await terms.remove_franchise_term(interaction.guild_id, term, member.id)
+        state = "now" if enabled else "no longer"
+        await self._done(interaction, f"“{term}” is {state} flagged as a franchise in clips.")
+
     @setup_group.command(name="log-channel", description="Where mod notifications go")
     async def log_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel

@@ -1,10 +1,10 @@
-"""Mods' knowledge base commands: /kb stats, search, reload, sources, gaps (+ answer modal)."""
+"""Mods' knowledge base commands: /kb stats, search, reload, gaps (+ answer modal);
+/kb sources ... lives in _sources.py."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 
 import discord
 from discord import app_commands
@@ -12,11 +12,13 @@ from discord.ext import commands
 
 from bot.checks import ensure_mod, member_of
 from bot.errors import UserFacingError
+from bot.exts.kb._sources import SourceCommands
 from bot.exts.kb._views import GapAnswerButton, GapAnswerModal
 from bot.question_log import group_gaps
 from ingest.documents import Document
-from ingest.loaders import FolderSource
 from knowledge.base import check_question
+from knowledge.sources import FAILED
+from knowledge.sync import SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +32,10 @@ def _clip(text: str, limit: int) -> str:
 @app_commands.guild_only()
 @app_commands.default_permissions(manage_messages=True)
 class KnowledgeCog(
-    commands.GroupCog, group_name="kb", group_description="The notes Greenroom answers from"
+    SourceCommands,
+    commands.GroupCog,
+    group_name="kb",
+    group_description="The notes Greenroom answers from",
 ):
     def __init__(self, bot) -> None:
         self.bot = bot
@@ -93,26 +98,16 @@ class KnowledgeCog(
             )
         await interaction.followup.send(embed=embed, ephemeral=True)
 
-    @app_commands.command(name="sources", description="The sources this server's notes come from")
-    async def sources(self, interaction: discord.Interaction) -> None:
-        await self._mod(interaction, "list the sources")
-        kb = self.services.kb(interaction.guild_id)
-        sources = await asyncio.to_thread(kb.catalog.sources)
-        lines = [f"• `{_clip(name, 80)}`: {count} documents" for name, count in sources]
-        await interaction.response.send_message(
-            "\n".join(lines)
-            or "No sources yet: `greenroom ingest PATH --kb <server id>` adds one.",
-            ephemeral=True,
-        )
-
-    @app_commands.command(name="reload", description="Re-sync the notes from their folders")
+    @app_commands.command(name="reload", description="Re-sync the notes from all their sources")
     async def reload(self, interaction: discord.Interaction) -> None:
         await self._mod(interaction, "reload the notes")
-        kb = self.services.kb(interaction.guild_id)
-        names = [name for name, _ in await asyncio.to_thread(kb.catalog.sources)]
-        folders = await asyncio.to_thread(_folder_sources, names)
-        if not folders:
-            raise UserFacingError("There is no folder source to reload for this server.")
+        kb_name = str(interaction.guild_id)
+        records = await self.services.sources.list(kb_name)
+        if not records:
+            raise UserFacingError(
+                "There is no source to reload for this server: `/kb sources add` adds a page,"
+                " doc or Notion page; `greenroom ingest PATH --kb <server id>` adds a folder."
+            )
         await interaction.response.defer(ephemeral=True, thinking=True)
         loop = asyncio.get_running_loop()
         progress_message = await interaction.followup.send(
@@ -120,16 +115,26 @@ class KnowledgeCog(
         )
         last_shown = [0.0]
 
-        def progress(done: int, total: int) -> None:
-            share = done / total if total else 1.0
-            if share - last_shown[0] >= 0.25 or done == total:
-                last_shown[0] = share
-                asyncio.run_coroutine_threadsafe(
-                    progress_message.edit(content=f"Reloading… {share:.0%}"), loop
-                )
+        def progress_of(n: int):  # source n's progress, as a share of the whole reload
+            def progress(done: int, total: int) -> None:
+                share = (n + (done / total if total else 1.0)) / len(records)
+                if share - last_shown[0] >= 0.25 or done == total:
+                    last_shown[0] = share
+                    asyncio.run_coroutine_threadsafe(
+                        progress_message.edit(content=f"Reloading… {share:.0%}"), loop
+                    )
 
-        report = await asyncio.to_thread(kb.sync, folders, progress)
-        lines = [f"Reloaded: {report.summary()}."]
+            return progress
+
+        report = SyncReport()
+        problems: list[str] = []
+        for n, record in enumerate(records):
+            outcome = await self.services.sources.sync(kb_name, record.key, progress_of(n))
+            if outcome.report is not None:
+                report.merge(outcome.report)
+            if outcome.result.status == FAILED:
+                problems.append(f"• `{_clip(record.spec.target, 80)}`: {outcome.result.message}")
+        lines = [f"Reloaded {len(records)} source(s): {report.summary()}.", *problems[:5]]
         lines += [f"• `{f.path or f.doc_id}`: {f.reason}" for f in report.failed[:10]]
         await progress_message.edit(content=_clip("\n".join(lines), 2000))
 
@@ -227,7 +232,3 @@ class KnowledgeCog(
             log.info("could not deliver a mod answer to the fan", exc_info=True)
             return ", but I couldn't post it where it was asked"
         return f" and sent to <@{logged.user_id}>"
-
-
-def _folder_sources(names: list[str]) -> list[FolderSource]:
-    return [FolderSource(Path(name)) for name in names if Path(name).is_dir()]

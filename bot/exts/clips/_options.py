@@ -1,0 +1,88 @@
+"""Slash-command options shared by /clip and /review: tools, uses, states and clip ids."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot.checks import is_mod
+from bot.clips import CLIP_USES, DEFAULT_USE_RULES, Clip, ClipStatus
+
+TOOLS = ("Sora 2", "Runway", "Kling", "Veo", "other")
+
+# What members pick -> the domain's use (CLIP_USES), whose rule the pre-flight checks apply.
+# A BRB screen is a background loop; trailers and cameos have no rule of their own.
+USE_KEYS = {
+    "intro": "intro",
+    "alert": "alert",
+    "BRB screen": "background",
+    "trailer": "other",
+    "social": "social",
+    "cameo": "other",
+    "other": "other",
+}
+assert set(USE_KEYS.values()) <= set(CLIP_USES)
+
+TOOL_CHOICES = [app_commands.Choice(name=tool, value=tool) for tool in TOOLS]
+USE_CHOICES = [app_commands.Choice(name=label, value=label) for label in USE_KEYS]
+USE_FILTER_CHOICES = [
+    app_commands.Choice(name=DEFAULT_USE_RULES[key].label, value=key) for key in CLIP_USES
+]
+
+STATUS_WORDS = {
+    ClipStatus.SUBMITTED: "waiting for review",
+    ClipStatus.IN_REVIEW: "in review",
+    ClipStatus.APPROVED: "approved",
+    ClipStatus.REJECTED: "rejected",
+    ClipStatus.CHANGES_REQUESTED: "changes requested",
+    ClipStatus.HELD: "on hold",
+    ClipStatus.PUBLISHED: "published",
+    ClipStatus.SUPERSEDED: "replaced by a newer version",
+}
+STATUS_CHOICES = [
+    app_commands.Choice(name=words, value=status.value) for status, words in STATUS_WORDS.items()
+]
+
+
+def use_label(use: str) -> str:
+    rule = DEFAULT_USE_RULES.get(use)
+    return rule.label if rule else use or "other"
+
+
+def choice_name(clip: Clip) -> str:
+    text = f"#{clip.id} · {' '.join(clip.title.split())} · {STATUS_WORDS[clip.status]}"
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+class ClipId(app_commands.Transformer):
+    """A clip id with autocomplete: mods see every clip of the server, members their own."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.integer
+
+    @property
+    def min_value(self) -> int:
+        return 1
+
+    async def transform(self, interaction: discord.Interaction, value: int) -> int:
+        return int(value)
+
+    async def autocomplete(
+        self, interaction: discord.Interaction, value: int | float | str
+    ) -> list[app_commands.Choice[int]]:
+        if interaction.guild_id is None or not isinstance(interaction.user, discord.Member):
+            return []
+        services = interaction.client.services
+        config = await services.guild_configs.get(interaction.guild_id)
+        member = interaction.user
+        everything = is_mod(member, config) or member.get_role(config.streamer_role or 0)
+        clips = await services.clips.search_ids(
+            interaction.guild_id, str(value or ""), limit=25 if everything else 100
+        )
+        if not everything:
+            clips = [clip for clip in clips if clip.submitter_id == member.id]
+        return [app_commands.Choice(name=choice_name(c), value=c.id) for c in clips[:25]]
+
+
+ClipOption = app_commands.Transform[int, ClipId]

@@ -1,0 +1,246 @@
+"""How clips look in Discord: the review card, the queue, audit trails and stats."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import discord
+
+from bot.clips import AuditEntry, Checklist, Clip, ClipStats, ClipStatus, VideoInfo, worst_status
+from bot.clips.models import CHECKLIST_LABELS
+from bot.exts.clips._options import STATUS_WORDS, use_label
+
+S = ClipStatus
+STATUS_LOOK: dict[ClipStatus, tuple[str, discord.Colour]] = {
+    S.SUBMITTED: ("🟡", discord.Colour.gold()),
+    S.IN_REVIEW: ("🔵", discord.Colour.blue()),
+    S.APPROVED: ("✅", discord.Colour.green()),
+    S.REJECTED: ("⛔", discord.Colour.red()),
+    S.CHANGES_REQUESTED: ("✏️", discord.Colour.orange()),
+    S.HELD: ("⏸️", discord.Colour.light_grey()),
+    S.PUBLISHED: ("📺", discord.Colour.dark_green()),
+    S.SUPERSEDED: ("🗂️", discord.Colour.dark_grey()),
+}
+CHECK_ICONS = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
+ACTION_WORDS = {
+    "submit": "submitted",
+    "claim": "opened for review",
+    "approve": "approved",
+    "reject": "rejected",
+    "veto": "vetoed",
+    "request_changes": "asked for changes",
+    "hold": "put on hold",
+    "reopen": "reopened",
+    "publish": "marked published",
+    "resubmit": "sent a new version",
+    "set_secret": "changed the recipe's secrecy",
+}
+
+
+@dataclass(frozen=True)
+class CardState:
+    """Everything the review card shows, read from the queue in one go."""
+
+    clip: Clip
+    approvers: tuple[int, ...]  # the current round's approvals
+    approvals_required: int
+    entry: AuditEntry | None  # what brought the clip into its current state
+    checklist: Checklist | None  # the reviewers' answers in the current round
+    file_note: str | None  # set when the file is not attached to the card
+
+
+def cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def fenced(text: str, limit: int) -> str:
+    body = cut(text.strip(), limit).replace("```", "`\u200b``")
+    return f"```\n{body}\n```"
+
+
+def mentions(user_ids: Sequence[int]) -> str:
+    return ", ".join(f"<@{uid}>" for uid in user_ids)
+
+
+def status_line(state: CardState) -> str:
+    clip, entry = state.clip, state.entry
+    icon, _ = STATUS_LOOK[clip.status]
+    by = f" by <@{entry.actor_id}>" if entry else ""
+    reason = f": {cut(entry.reason, 300)}" if entry and entry.reason else ""
+    needed = state.approvals_required
+    if clip.status in (S.SUBMITTED, S.IN_REVIEW):
+        line = f"{icon} {STATUS_WORDS[clip.status].capitalize()}"
+        if needed > 1 or state.approvers:
+            line += f" · {len(state.approvers)} of {needed} approvals"
+            if state.approvers:
+                line += f" ({mentions(state.approvers)})"
+        if entry and entry.action == "reopen":
+            line += f"\nReopened by <@{entry.actor_id}>{reason}"
+        return line
+    if clip.status == S.APPROVED:
+        who = mentions(state.approvers) or by.removeprefix(" by ")
+        note = f"\nNote: {cut(entry.reason, 300)}" if entry and entry.reason else ""
+        return f"{icon} Approved by {who}{note}"
+    if clip.status == S.REJECTED and entry and entry.action == "veto":
+        return f"{icon} Vetoed by the streamer <@{entry.actor_id}>{reason}"
+    if clip.status == S.SUPERSEDED:
+        return f"{icon} Replaced by a newer version{f' ({entry.reason})' if entry else ''}"
+    return f"{icon} {STATUS_WORDS[clip.status].capitalize()}{by}{reason}"
+
+
+def video_line(video: VideoInfo) -> str:
+    audio = "audio" if video.has_audio else "no audio"
+    return (
+        f"{video.duration_s:.1f} s · {video.width}x{video.height} · {video.aspect_ratio} · "
+        f"{video.codec} · {video.fps:g} fps · {audio}"
+    )
+
+
+def checks_text(clip: Clip) -> str:
+    lines = []
+    for check in clip.preflight:
+        detail = check.detail.removeprefix(f"{check.name}: ")  # "copyright: the prompt names"
+        name = check.name.replace("_", " ")
+        lines.append(f"{CHECK_ICONS[check.status]} **{name}**: {cut(detail, 220)}")
+    return "\n".join(lines) or "No checks were run."
+
+
+def checklist_text(checklist: Checklist | None) -> str:
+    answers = checklist.to_dict() if checklist else {}
+    marks = {True: "✅", False: "❌", None: "☐"}
+    return " · ".join(
+        f"{marks[answers.get(name)]} {label}" for name, label in CHECKLIST_LABELS.items()
+    )
+
+
+def card_embed(state: CardState) -> discord.Embed:
+    clip = state.clip
+    _, colour = STATUS_LOOK[clip.status]
+    version = f" · version {clip.version}" if clip.version > 1 else ""
+    parts = ["**Prompt**", fenced(clip.prompt or "(none given)", 1500)]
+    if clip.notes.strip():
+        parts += ["**Notes**", cut(clip.notes.strip(), 500)]
+    worst = CHECK_ICONS[worst_status(clip.preflight)]
+    parts += [f"**Pre-flight checks** {worst}", checks_text(clip)]
+    embed = discord.Embed(
+        title=cut(f"Clip #{clip.id}: {' '.join(clip.title.split())}{version}", 256),
+        description=cut("\n".join(parts), 4000),
+        colour=colour,
+        timestamp=datetime.fromtimestamp(clip.created_at, UTC),
+    )
+    embed.add_field(name="Status", value=cut(status_line(state), 1024), inline=False)
+    embed.add_field(name="Tool", value=clip.tool or "not given")
+    embed.add_field(name="Use", value=use_label(clip.use))
+    embed.add_field(name="Submitted by", value=f"<@{clip.submitter_id}>")
+    if clip.video is not None:
+        embed.add_field(name="Video", value=video_line(clip.video), inline=False)
+    embed.add_field(name="Reviewer checklist", value=checklist_text(state.checklist), inline=False)
+    if state.file_note:
+        embed.add_field(name="File", value=cut(state.file_note, 1024), inline=False)
+    footer = f"Clip #{clip.id}"
+    if clip.sha256:
+        footer += f" · sha256 {clip.sha256[:12]}"
+    if clip.secret:
+        footer += " · 🔒 recipe kept secret"
+    embed.set_footer(text=footer)
+    return embed
+
+
+def card_link(clip: Clip) -> str:
+    if clip.card_channel_id and clip.card_message_id:
+        return (
+            f"https://discord.com/channels/{clip.guild_id}/{clip.card_channel_id}/"
+            f"{clip.card_message_id}"
+        )
+    return ""
+
+
+def clip_line(clip: Clip, *, with_submitter: bool = True) -> str:
+    icon, _ = STATUS_LOOK[clip.status]
+    title = discord.utils.escape_markdown(cut(" ".join(clip.title.split()), 60))
+    bits = [f"{icon} **#{clip.id}** {title}"]
+    if clip.version > 1:
+        bits.append(f"v{clip.version}")
+    bits += [STATUS_WORDS[clip.status], clip.tool or "no tool", use_label(clip.use)]
+    if with_submitter:
+        bits.append(f"<@{clip.submitter_id}>")
+    bits.append(f"<t:{int(clip.created_at)}:R>")
+    link = card_link(clip)
+    line = " · ".join(bits)
+    return f"{line} · [card]({link})" if link else line
+
+
+def queue_embed(clips: Sequence[Clip], *, offset: int, filters: str) -> discord.Embed:
+    embed = discord.Embed(title="Clip review queue", colour=discord.Colour.blurple())
+    if clips:
+        embed.description = cut("\n".join(clip_line(clip) for clip in clips), 4000)
+        embed.set_footer(text=f"{filters} · clips {offset + 1}–{offset + len(clips)}")
+    else:
+        embed.description = "Nothing here. 🎉" if offset == 0 else "No more clips."
+        embed.set_footer(text=filters)
+    return embed
+
+
+def audit_line(entry: AuditEntry, *, with_clip: bool = True) -> str:
+    what = ACTION_WORDS.get(entry.action, entry.action)
+    moved = ""
+    if entry.from_state != entry.to_state:
+        start = STATUS_WORDS[entry.from_state] if entry.from_state else "new"
+        moved = f" ({start} → {STATUS_WORDS[entry.to_state]})"
+    clip = f"**#{entry.clip_id}** " if with_clip else ""
+    reason = f": {cut(entry.reason, 200)}" if entry.reason else ""
+    return f"<t:{int(entry.at)}:f> {clip}<@{entry.actor_id}> {what}{moved}{reason}"
+
+
+def lines_embed(title: str, lines: Sequence[str], empty: str) -> discord.Embed:
+    """Lines in one embed, keeping the newest (last) ones when they don't all fit."""
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines):
+        if size + len(line) + 1 > 3900:
+            kept.append(f"… and {len(lines) - len(kept)} earlier entries")
+            break
+        kept.append(line)
+        size += len(line) + 1
+    embed = discord.Embed(title=cut(title, 256), colour=discord.Colour.blurple())
+    embed.description = "\n".join(reversed(kept)) or empty
+    return embed
+
+
+def stats_embed(stats: ClipStats) -> discord.Embed:
+    embed = discord.Embed(title="Clip review stats", colour=discord.Colour.blurple())
+    counts = [
+        f"{STATUS_WORDS[status]}: {stats.by_status[status.value]}"
+        for status in ClipStatus
+        if stats.by_status.get(status.value)
+    ]
+    embed.add_field(name="Clips", value="\n".join(counts) or "None yet.", inline=False)
+    median = stats.median_decision_s
+    embed.add_field(
+        name="Median time to a first decision",
+        value=_duration(median) if median is not None else "No decisions yet.",
+        inline=False,
+    )
+    by_mod = [
+        f"<@{mod}>: "
+        + ", ".join(f"{n} {ACTION_WORDS.get(action, action)}" for action, n in sorted(acts.items()))
+        for mod, acts in sorted(stats.decisions_by_mod.items())
+    ]
+    embed.add_field(
+        name="Decisions by reviewer",
+        value=cut("\n".join(by_mod), 1024) or "None yet.",
+        inline=False,
+    )
+    return embed
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

@@ -1,0 +1,393 @@
+"""The green room's Discord side shared by /clip and /review: who may do what, review cards,
+telling the submitter, the showcase and the recipe in the knowledge base."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import weakref
+from pathlib import Path
+
+import discord
+
+from bot.checks import is_mod
+from bot.clips import (
+    Checklist,
+    Clip,
+    ClipStatus,
+    DecisionOutcome,
+    ReviewPolicy,
+    recipe_document_text,
+)
+from bot.clips.errors import format_size
+from bot.errors import NotModerator, UserFacingError
+from bot.exts.clips._intake import ClipIntake
+from bot.exts.clips._render import CardState, card_embed, cut
+from bot.exts.clips._views import card_view
+from bot.guild_config import GuildConfig
+from ingest.documents import Document
+
+log = logging.getLogger(__name__)
+
+S = ClipStatus
+RECIPE_SOURCE = "clip-recipes"
+THREAD_ARCHIVE_MINUTES = 10080  # a week: reviews can take a while
+
+
+def recipe_doc_id(clip: Clip) -> str:
+    return f"{RECIPE_SOURCE}::{clip.root_id}"
+
+
+def recipe_document(clip: Clip) -> Document:
+    """The clip's recipe for the knowledge base, as one passage.
+
+    The knowledge base cuts documents at headings, and the recipe's sections are a line or two
+    each: "how did you make X?" then matched the one-line "Settings" section best and answered
+    "No settings recorded.". As one passage the answer quotes the prompt.
+    """
+    title, markdown = recipe_document_text(clip)
+    return Document(
+        doc_id=recipe_doc_id(clip),
+        title=title,
+        text=_without_subheadings(markdown),
+        source=RECIPE_SOURCE,
+        metadata={"clip_id": str(clip.id), "version": str(clip.version)},
+    )
+
+
+_SUBHEADING = re.compile(r"#{2,6}[ \t]+(.+?)[ \t]*")
+
+
+def _without_subheadings(markdown: str) -> str:
+    """`## Prompt` becomes `Prompt:`, except inside code fences (a prompt is quoted as is)."""
+    lines, fence = [], ""
+    for line in markdown.splitlines():
+        ticks = len(line) - len(line.lstrip("`"))
+        if not fence and ticks >= 3:
+            fence = "`" * ticks
+        elif fence and line.strip() == fence:
+            fence = ""
+        elif not fence and (heading := _SUBHEADING.fullmatch(line)):
+            line = f"{heading[1]}:"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+# --- who may do what -------------------------------------------------------------------------
+
+
+def role_ids(member: discord.Member) -> set[int]:
+    return {role.id for role in member.roles}
+
+
+def is_streamer(member: discord.Member, config: GuildConfig) -> bool:
+    return config.streamer_role is not None and config.streamer_role in role_ids(member)
+
+
+def can_review(member: discord.Member, config: GuildConfig) -> bool:
+    return is_mod(member, config) or is_streamer(member, config)
+
+
+def ensure_reviewer(member: discord.Member, config: GuildConfig) -> None:
+    if not can_review(member, config):
+        raise NotModerator("review clips")
+
+
+def ensure_creator(member: discord.Member, config: GuildConfig) -> None:
+    perms = member.guild_permissions
+    admin = perms.administrator or perms.manage_guild
+    if not config.can_submit_clips(role_ids(member), administrator=admin):
+        raise UserFacingError(
+            "Only members with the creator role can submit clips. Nothing was sent;"
+            " ask a mod if you'd like to submit one."
+        )
+
+
+def policy_for(config: GuildConfig) -> ReviewPolicy:
+    return ReviewPolicy(
+        approvals_required=max(1, config.approvals_required),
+        streamer_role_can_veto=config.streamer_can_veto,
+    )
+
+
+# --- what the submitter is told --------------------------------------------------------------
+
+_TOLD = {
+    "approve": "🎉 Your clip #{id} “{title}” was approved in **{guild}**.",
+    "reject": "Your clip #{id} “{title}” was rejected in **{guild}** by {actor}.",
+    "veto": "Your clip #{id} “{title}” was vetoed by the streamer in **{guild}**.",
+    "request_changes": "The mods in **{guild}** asked for changes to your clip #{id} “{title}”.",
+    "hold": "Your clip #{id} “{title}” was put on hold in **{guild}** by {actor}.",
+    "reopen": "Your clip #{id} “{title}” was reopened for review in **{guild}** by {actor}.",
+    "publish": "📺 Your clip #{id} “{title}” was marked as used on stream in **{guild}**.",
+}
+_NEXT_STEP = {
+    "reject": "You can send a new version with `/clip resubmit clip:{id}`.",
+    "request_changes": "Send the new version with `/clip resubmit clip:{id}`.",
+}
+_DONE = {
+    "approve": "Approved clip #{id}.",
+    "reject": "Rejected clip #{id}.",
+    "veto": "Vetoed clip #{id}.",
+    "request_changes": "Sent clip #{id} back for changes.",
+    "hold": "Put clip #{id} on hold.",
+    "reopen": "Reopened clip #{id} for review.",
+    "publish": "Marked clip #{id} published.",
+}
+
+
+class GreenRoom:
+    """Shared by both cogs; holds no state of its own beyond locks (the queue is in SQLite)."""
+
+    def __init__(self, bot) -> None:
+        self.bot = bot
+        self.services = bot.services
+        self.intake = ClipIntake(bot.services)
+        self._card_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    async def config(self, guild_id: int) -> GuildConfig:
+        return await self.services.guild_configs.get(guild_id)
+
+    def review_channel(self, guild: discord.Guild, config: GuildConfig) -> discord.TextChannel:
+        if config.review_channel is None:
+            raise UserFacingError(
+                "Clip reviews aren't set up here yet: an admin needs to run"
+                " `/greenroom setup review-channel` first. Nothing was sent."
+            )
+        channel = guild.get_channel(config.review_channel)
+        if not isinstance(channel, discord.TextChannel):
+            raise UserFacingError(
+                "The review channel is gone: an admin needs to run"
+                " `/greenroom setup review-channel` again. Nothing was sent."
+            )
+        return channel
+
+    # --- the card ------------------------------------------------------------------------
+
+    async def card_state(self, clip: Clip, config: GuildConfig, limit: int) -> CardState:
+        queue = self.services.clips
+        decisions = [
+            d
+            for d in await queue.decisions(clip.id, clip.guild_id)
+            if d.review_round == clip.review_round
+        ]
+        answers: dict[str, bool | None] = {}
+        for decision in decisions:  # oldest first: a later answer overrides an earlier one
+            answers.update({k: v for k, v in decision.checklist.to_dict().items() if v is not None})
+        return CardState(
+            clip=clip,
+            approvers=await queue.approvers(clip.id, clip.guild_id),
+            approvals_required=policy_for(config).approvals_required,
+            entry=await queue.last_entry_to(clip.id, clip.status),
+            checklist=Checklist.from_dict(answers) if answers else None,
+            file_note=await self._file_note(clip, limit),
+        )
+
+    async def _stored_file(self, clip: Clip) -> tuple[Path, int] | None:
+        if not clip.sha256:
+            return None
+
+        def find() -> tuple[Path, int] | None:
+            path = self.services.clip_store.find(clip.sha256)
+            return (path, path.stat().st_size) if path else None
+
+        return await asyncio.to_thread(find)
+
+    async def _file_note(self, clip: Clip, limit: int) -> str | None:
+        stored = await self._stored_file(clip)
+        if stored is not None and stored[1] <= limit:
+            return None  # attached to the card
+        where = f"the original link: {clip.source_url}" if clip.source_url else "no public link"
+        if stored is None:
+            return f"The file is missing from the clip store; {where}."
+        return (
+            f"{format_size(stored[1])}, too large to attach here; {where}. The stored copy is"
+            " in `greenroom clips export`."
+        )
+
+    async def clip_file(self, clip: Clip, limit: int) -> discord.File | None:
+        stored = await self._stored_file(clip)
+        if stored is None or stored[1] > limit:
+            return None
+        return discord.File(stored[0], filename=f"clip-{clip.id}{stored[0].suffix}")
+
+    async def post_card(
+        self, channel: discord.TextChannel, clip: Clip, config: GuildConfig
+    ) -> discord.Message:
+        """Post the review card with the clip, open its discussion thread, remember both."""
+        limit = channel.guild.filesize_limit
+        state = await self.card_state(clip, config, limit)
+        file = await self.clip_file(clip, limit)
+        try:
+            message = await channel.send(
+                embed=card_embed(state),
+                view=card_view(clip, config),
+                **({"file": file} if file else {}),
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not post the card of clip %s", clip.id, exc_info=True)
+            raise UserFacingError(
+                f"Clip #{clip.id} is in the review queue, but I couldn't post its card in"
+                f" {channel.mention} ({exc.text or exc.status}). An admin should check my"
+                f" permissions there; mods can open it with `/review show clip:{clip.id}`."
+            ) from exc
+        thread_id = None
+        try:
+            thread = await message.create_thread(
+                name=cut(f"Clip #{clip.id}: {' '.join(clip.title.split())}", 100),
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+            thread_id = thread.id
+        except discord.HTTPException:
+            log.info("could not open a thread for clip %s", clip.id, exc_info=True)
+        await self.services.clips.set_card(
+            clip.id,
+            clip.guild_id,
+            channel_id=channel.id,
+            message_id=message.id,
+            thread_id=thread_id,
+        )
+        return message
+
+    async def refresh_card(self, guild: discord.Guild, clip_id: int) -> None:
+        """Show the clip's current state on its card; edits of one card never interleave."""
+        lock = self._card_locks.get(clip_id)
+        if lock is None:
+            lock = self._card_locks[clip_id] = asyncio.Lock()
+        async with lock:
+            clip = await self.services.clips.get(clip_id, guild.id)  # fresh, inside the lock
+            if not clip.card_channel_id or not clip.card_message_id:
+                return
+            config = await self.config(guild.id)
+            state = await self.card_state(clip, config, guild.filesize_limit)
+            channel = self.bot.get_partial_messageable(clip.card_channel_id, guild_id=guild.id)
+            try:
+                await channel.get_partial_message(clip.card_message_id).edit(
+                    embed=card_embed(state), view=card_view(clip, config)
+                )
+            except discord.HTTPException:
+                log.warning("could not update the card of clip %s", clip.id, exc_info=True)
+
+    async def _thread(self, clip: Clip) -> discord.Thread | None:
+        if clip.thread_id is None:
+            return None
+        guild = self.bot.get_guild(clip.guild_id)
+        thread = guild.get_thread(clip.thread_id) if guild else None
+        if thread is None:
+            try:
+                thread = await self.bot.fetch_channel(clip.thread_id)
+            except discord.HTTPException:
+                return None
+        return thread if isinstance(thread, discord.Thread) else None
+
+    async def say_in_thread(self, clip: Clip, text: str) -> None:
+        thread = await self._thread(clip)
+        if thread is not None:
+            try:
+                await thread.send(text)
+            except discord.HTTPException:
+                log.info("could not post in the thread of clip %s", clip.id, exc_info=True)
+
+    # --- after a decision ----------------------------------------------------------------
+
+    async def notify_submitter(self, clip: Clip, text: str) -> str:
+        """DM the submitter; if their DMs are closed, mention them in the card's thread."""
+        user = discord.Object(id=clip.submitter_id)
+        try:
+            dm = await self.bot.create_dm(user)
+            await dm.send(text)
+            return f"Told <@{clip.submitter_id}> by DM."
+        except discord.Forbidden:
+            pass
+        except discord.HTTPException:
+            log.warning("could not DM the submitter of clip %s", clip.id, exc_info=True)
+        thread = await self._thread(clip)
+        if thread is not None:
+            try:
+                await thread.send(
+                    cut(f"<@{clip.submitter_id}> {text}", 2000),
+                    allowed_mentions=discord.AllowedMentions(users=[user]),  # only them
+                )
+                return (
+                    f"<@{clip.submitter_id}>'s DMs are closed, so I mentioned them in the"
+                    " card's thread."
+                )
+            except discord.HTTPException:
+                log.info("could not post in the thread of clip %s", clip.id, exc_info=True)
+        return (
+            f"I couldn't reach <@{clip.submitter_id}>: their DMs are closed and there's no thread."
+        )
+
+    async def showcase(self, guild: discord.Guild, clip: Clip, config: GuildConfig) -> str | None:
+        if config.showcase_channel is None:
+            return None
+        channel = guild.get_channel(config.showcase_channel)
+        if not isinstance(channel, discord.TextChannel):
+            return "The showcase channel is gone; an admin can set it again."
+        embed = discord.Embed(
+            title=cut(" ".join(clip.title.split()), 256),
+            description=f"By <@{clip.submitter_id}> · made with {clip.tool or 'an AI tool'}",
+            colour=discord.Colour.green(),
+        )
+        embed.set_footer(text="AI-generated · approved by the mods")
+        file = await self.clip_file(clip, guild.filesize_limit)
+        try:
+            await channel.send(embed=embed, **({"file": file} if file else {}))
+        except discord.HTTPException:
+            log.warning("could not post clip %s in the showcase", clip.id, exc_info=True)
+            return f"I couldn't post in {channel.mention}: check my permissions there."
+        return f"Posted in {channel.mention}."
+
+    async def publish_recipe(self, clip: Clip) -> str:
+        await self.services.add_documents(clip.guild_id, [recipe_document(clip)])
+        if clip.secret:
+            return "The recipe is secret: the notes only say that the streamer keeps it secret."
+        return "Recipe added to the notes: `/ask` can now answer how it was made."
+
+    async def withdraw_recipe(self, clip: Clip) -> None:
+        await self.services.remove_documents(clip.guild_id, [recipe_doc_id(clip)])
+
+    async def after_change(
+        self,
+        guild: discord.Guild,
+        clip: Clip,
+        action: str,
+        actor_id: int,
+        reason: str = "",
+        outcome: DecisionOutcome | None = None,
+    ) -> list[str]:
+        """Card, submitter, showcase and recipe after a review act; lines for the reviewer."""
+        if outcome is not None:
+            action = outcome.action  # a streamer's reject may have been recorded as a veto
+        config = await self.config(guild.id)
+        await self.refresh_card(guild, clip.id)
+        partial = action == "approve" and clip.status != S.APPROVED
+        if partial:
+            assert outcome is not None
+            missing = outcome.approvals_missing
+            return [
+                f"Approval counted: clip #{clip.id} has {len(outcome.approvals)} of"
+                f" {outcome.approvals_required}; it needs {missing} more from other mods."
+            ]
+        lines = [_DONE[action].format(id=clip.id)]
+        told = _TOLD[action].format(
+            id=clip.id,
+            title=cut(" ".join(clip.title.split()), 80),
+            guild=guild.name,
+            actor=f"<@{actor_id}>",
+        )
+        if reason.strip():
+            told += f"\n{'Note' if action == 'approve' else 'Reason'}: {cut(reason.strip(), 1000)}"
+        if step := _NEXT_STEP.get(action):
+            told += "\n" + step.format(id=clip.id)
+        if actor_id != clip.submitter_id:  # a mod deciding on their own clip knows already
+            lines.append(await self.notify_submitter(clip, told))
+        if action == "approve":
+            lines.append(await self.showcase(guild, clip, config))
+            lines.append(await self.publish_recipe(clip))
+        elif action in ("reopen", "veto"):
+            await self.withdraw_recipe(clip)  # no longer approved: fans shouldn't hear of it
+        return [line for line in lines if line]
