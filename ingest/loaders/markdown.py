@@ -16,6 +16,8 @@ _WIKILINK = re.compile(r"\[\[([^\]|#]*)(?:#([^\]|]*))?(?:\|([^\]]*))?\]\]")
 _COMMENT = re.compile(r"<!--.*?-->|%%.*?%%", re.DOTALL)
 _MDX_IMPORT = re.compile(r"^(?:import|export)\s.*$", re.MULTILINE)
 _JSX_TAG = re.compile(r"</?[A-Z][\w.]*(?:\s[^<>]*?)?/?>")
+_ENCODED = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
+ENCODED_PLACEHOLDER = "(long encoded import string omitted)"
 _H1 = re.compile(r"^#[ \t]+(.+?)[ \t#]*$", re.MULTILINE)
 _FENCED = re.compile(r"^ {0,3}(`{3,}|~{3,}).*?(?:^ {0,3}\1[^\n]*$|\Z)", re.MULTILINE | re.DOTALL)
 
@@ -59,6 +61,9 @@ def _wikilink(match: re.Match[str]) -> str:
 
 def clean_markdown(body: str, *, mdx: bool = False) -> str:
     body = _COMMENT.sub("", body)
+    # Import strings (Streamer.bot exports, data URIs) are long base64 runs: nobody asks about
+    # their bytes, and on the shared corpus they were 44% of all embedded tokens.
+    body = _ENCODED.sub(ENCODED_PLACEHOLDER, body)
     body = _EMBED.sub("", body)
     body = _WIKILINK.sub(_wikilink, body)
     if mdx:

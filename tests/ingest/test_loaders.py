@@ -332,3 +332,16 @@ def test_loaded_html_chunks_carry_heading_paths(tmp_path: Path) -> None:
         (("Follows",), "A small moth flutters by."),
     ]
     assert all(c.prefix.startswith("Alerts › ") for c in chunks)
+
+
+def test_long_encoded_import_strings_are_not_indexed(tmp_path):
+    from ingest.loaders.markdown import ENCODED_PLACEHOLDER, load_markdown
+
+    blob = "U0JBRR+LCAAAAAAABADtWVtv2zYU/" * 40 + "=="
+    fields = load_markdown(
+        f"# Import\n\nPaste this:\n\n```\n{blob}\n```\n\nThen click OK.\n", name="x"
+    )
+    assert blob not in fields["text"]
+    assert ENCODED_PLACEHOLDER in fields["text"] and "Then click OK." in fields["text"]
+    short = "c2hvcnQ="  # short base64-looking words stay
+    assert short in load_markdown(f"token {short} here", name="y")["text"]
