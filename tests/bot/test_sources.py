@@ -146,7 +146,7 @@ async def test_a_changed_note_is_answered_within_seconds(world, live_services, n
         )
         started = time.monotonic()
         while not await asyncio.to_thread(knows, "crane"):
-            assert time.monotonic() - started < 5, "the change was not picked up within 5 s"
+            assert time.monotonic() - started < 10, "the change was not picked up within 10 s"
             await asyncio.sleep(0.1)
 
 
@@ -161,7 +161,7 @@ async def test_scheduled_sources_resync_inside_the_bot(world, live_services, ser
     async with greenroom(world, live_services) as bot:
         started = time.monotonic()
         while kb.sources.get(record.key).last_synced_at is None:
-            assert time.monotonic() - started < 5, "the scheduled sync did not run"
+            assert time.monotonic() - started < 10, "the scheduled sync did not run"
             await asyncio.sleep(0.1)
         assert kb.sources.get(record.key).last_result.added == 1
         tasks = list(bot.get_cog("LiveSyncCog")._tasks)
