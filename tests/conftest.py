@@ -61,3 +61,35 @@ def examples_library(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iter
 def examples_kb(examples_library):
     """The synced examples knowledge base (read-only)."""
     return examples_library.open(EXAMPLES_KB)
+
+
+@pytest.fixture
+def cli_main(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder, capsys):
+    """run(*args) -> (exit code, stdout, stderr) of `greenroom`, in-process with the session model.
+
+    Runs in tmp_path (so no stray .env is read) without the GREENROOM_* variables of the shell.
+    """
+    from bot import cli_commands
+    from bot.cli import main
+    from knowledge.base import Library
+
+    opened: list[Library] = []
+
+    def open_library(settings):
+        library = Library(settings.data_dir, embedder)
+        opened.append(library)
+        return library
+
+    monkeypatch.setattr(cli_commands, "open_library", open_library)
+    monkeypatch.chdir(tmp_path)
+    for var in ("GREENROOM_DATA_DIR", "GREENROOM_MODEL", "DISCORD_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+
+    def run(*args: object) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    yield run
+    for library in opened:
+        library.close()

@@ -29,30 +29,9 @@ EVAL_KEYS = {
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder, capsys):
+def cli(cli_main):
     """run(*args) -> (exit code, stdout, stderr); libraries reuse the session's model."""
-    from knowledge.base import Library
-
-    opened: list[Library] = []
-
-    def open_library(settings):
-        library = Library(settings.data_dir, embedder)
-        opened.append(library)
-        return library
-
-    monkeypatch.setattr(cli_commands, "open_library", open_library)
-    monkeypatch.chdir(tmp_path)  # no stray .env is read
-    for var in ("GREENROOM_DATA_DIR", "GREENROOM_MODEL", "DISCORD_TOKEN"):
-        monkeypatch.delenv(var, raising=False)
-
-    def run(*args: object) -> tuple[int, str, str]:
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    yield run
-    for library in opened:
-        library.close()
+    return cli_main
 
 
 @pytest.fixture

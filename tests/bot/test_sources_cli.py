@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from bot import cli_commands
-from bot.cli import main
 from tests.ingest.connectors.conftest import serve  # noqa: F401 - the local server fixture
 from tests.ingest.connectors.fake_notion import TOKEN, FakeNotion, dashed
 from tests.knowledge.sources_fixture import Site, page
@@ -18,31 +16,17 @@ GOOGLE_TOKEN = "ya29.a0AfB_CliGoogleTokenValue-0123456789"
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder, capsys):
-    """run(*args) -> (exit code, stdout + stderr); libraries reuse the session's model."""
-    from knowledge.base import Library
-
-    opened: list[Library] = []
-
-    def open_library(settings):
-        library = Library(settings.data_dir, embedder)
-        opened.append(library)
-        return library
-
-    monkeypatch.setattr(cli_commands, "open_library", open_library)
-    monkeypatch.chdir(tmp_path)
+def cli(cli_main, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """run(*args) -> (exit code, stdout + stderr), with source tokens in the environment."""
     monkeypatch.setenv("GREENROOM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GREENROOM_NOTION_TOKEN", TOKEN)
     monkeypatch.setenv("GREENROOM_GOOGLE_TOKEN", GOOGLE_TOKEN)
 
     def run(*args: object) -> tuple[int, str]:
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
+        code, out, err = cli_main(*args)
         return code, out + err
 
-    yield run
-    for library in opened:
-        library.close()
+    return run
 
 
 async def test_sources_add_list_sync_remove(cli, serve, tmp_path: Path) -> None:  # noqa: F811
