@@ -11,10 +11,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import hashlib
-import ipaddress
 import logging
 import os
-import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from ingest.connectors.addresses import resolves_to_public_only
 from ingest.connectors.base import FetchResult, RemoteSource, Secret, SourceFailed, SourceRun
 from ingest.connectors.spec import SourceSpec, SourceSpecError, build_source
 from ingest.documents import LoadResult
@@ -354,21 +353,9 @@ async def is_public_host(host: str) -> bool:
     """Whether every address a host name resolves to is public (True when it resolves to none:
     the connection then fails by itself with a readable reason)."""
     try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, None, type=socket.SOCK_STREAM
-            )
-        except OSError:
-            return True
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    for address in addresses:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global:
-            return False
-    return True
+        return await resolves_to_public_only(host)
+    except OSError:
+        return True
 
 
 async def refuse_private_addresses(request: httpx.Request) -> None:

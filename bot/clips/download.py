@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import ipaddress
 import os
-import socket
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +29,7 @@ from bot.clips.errors import (
     NotAVideo,
     TooManyRedirects,
 )
+from ingest.connectors.addresses import resolves_to_public_only
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 30.0
@@ -140,20 +139,11 @@ def _parse_url(url: str) -> httpx.URL:
 
 async def _refuse_private_host(host: str) -> None:
     try:
-        addresses = [ipaddress.ip_address(host)]
-    except ValueError:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                host, None, type=socket.SOCK_STREAM
-            )
-        except OSError as exc:
-            raise DownloadConnectionError(host) from exc
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    for address in addresses:
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global:
-            raise BlockedHost(host)
+        public = await resolves_to_public_only(host)
+    except OSError as exc:
+        raise DownloadConnectionError(host) from exc
+    if not public:
+        raise BlockedHost(host)
 
 
 def _media_type(header: str | None) -> str | None:
