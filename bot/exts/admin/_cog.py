@@ -38,6 +38,14 @@ class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set
     async def _done(self, interaction: discord.Interaction, text: str) -> None:
         await interaction.response.send_message(text, ephemeral=True)
 
+    async def _flag_term(self, interaction, term: str, enabled: bool, what: str, *, add, remove):
+        """Brand and franchise terms: the same admin check, toggle and reply."""
+        member = member_of(interaction)
+        ensure_admin(member)
+        await (add if enabled else remove)(interaction.guild_id, term, member.id)
+        state = "now" if enabled else "no longer"
+        await self._done(interaction, f"“{term}” is {state} {what}.")
+
     @setup_group.command(
         name="ask-channel", description="Answer questions automatically in a channel (or forum)"
     )
@@ -121,15 +129,12 @@ class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set
         term: app_commands.Range[str, 1, 100],
         enabled: bool = True,
     ) -> None:
-        member = member_of(interaction)
-        ensure_admin(member)
         terms = self.services.clip_terms
-        if enabled:
-            await terms.add_brand_term(interaction.guild_id, term, member.id)
-        else:
-            await terms.remove_brand_term(interaction.guild_id, term)
-        state = "now" if enabled else "no longer"
-        await self._done(interaction, f"“{term}” is {state} flagged in clip prompts.")
+        await self._flag_term(
+            interaction, term, enabled, "flagged in clip prompts",
+            add=terms.add_brand_term,
+            remove=lambda guild, term, _actor: terms.remove_brand_term(guild, term),
+        )  # fmt: skip
 
     @setup_group.command(
         name="franchise-term", description="Flag (or stop flagging) a franchise in clip prompts"
@@ -141,15 +146,11 @@ class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set
         term: app_commands.Range[str, 1, 100],
         enabled: bool = True,
     ) -> None:
-        member = member_of(interaction)
-        ensure_admin(member)
         terms = self.services.clip_terms
-        if enabled:
-            await terms.add_franchise_term(interaction.guild_id, term, member.id)
-        else:
-            await terms.remove_franchise_term(interaction.guild_id, term, member.id)
-        state = "now" if enabled else "no longer"
-        await self._done(interaction, f"“{term}” is {state} flagged as a franchise in clips.")
+        await self._flag_term(
+            interaction, term, enabled, "flagged as a franchise in clips",
+            add=terms.add_franchise_term, remove=terms.remove_franchise_term,
+        )  # fmt: skip
 
     @setup_group.command(name="log-channel", description="Where mod notifications go")
     async def log_channel(
