@@ -100,12 +100,28 @@ CLIPS_MIGRATIONS = [
 ]
 
 # Triggers have semicolons inside BEGIN ... END, which Database.migrate's statement splitter
-# would cut apart, so they are created here, idempotently, after the migrations ran.
+# would cut apart, so they are created here, idempotently, after the migrations ran (a database
+# made before a trigger was added gets it on its next open).
 _APPEND_ONLY_TRIGGERS = [
     f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
     f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
     for table in ("clip_audit", "clip_decisions")
     for op in ("UPDATE", "DELETE")
+]
+# INSERT OR REPLACE deletes the row it collides with, and that delete fires no DELETE trigger
+# (unless recursive_triggers is on), so a collision is refused before the insert. A collision
+# is the same id or, for decisions, a second approval by the same mod in the same round.
+_COLLIDES = {
+    "clip_audit": "EXISTS (SELECT 1 FROM clip_audit WHERE id = NEW.id)",
+    "clip_decisions": "EXISTS (SELECT 1 FROM clip_decisions WHERE id = NEW.id) OR"
+    " (NEW.action = 'approve' AND EXISTS (SELECT 1 FROM clip_decisions WHERE"
+    " clip_id = NEW.clip_id AND review_round = NEW.review_round AND actor_id = NEW.actor_id"
+    " AND action = 'approve'))",
+}
+_APPEND_ONLY_TRIGGERS += [
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "
+    f"WHEN {collides} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+    for table, collides in _COLLIDES.items()
 ]
 
 _write_locks: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()

@@ -24,6 +24,7 @@ from bot.clips import (
     ReviewQueue,
     SelfApproval,
 )
+from bot.clips.schema import CLIPS_MIGRATIONS
 from bot.clips.states import replay
 from bot.storage import Database
 from tests.clips.conftest import (
@@ -287,6 +288,63 @@ async def test_audit_rows_cannot_be_changed_or_deleted(queue: ReviewQueue, db: D
         await db.execute("DELETE FROM clip_decisions")
     await ReviewQueue.open(db)  # opening again is harmless
     assert len(await queue.history(clip.id, GUILD)) == 2
+
+
+async def _rows(db: Database, table: str) -> list[tuple]:
+    return [tuple(row) for row in await db.fetchall(f"SELECT * FROM {table} ORDER BY id")]
+
+
+async def assert_no_row_is_replaced(db: Database) -> None:
+    """INSERT OR REPLACE deletes the row it collides with, without firing DELETE triggers."""
+    audit, decisions = await _rows(db, "clip_audit"), await _rows(db, "clip_decisions")
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        await db.execute(
+            "INSERT OR REPLACE INTO clip_audit (id, clip_id, guild_id, actor_id, action,"
+            " from_state, to_state, reason, at) SELECT id, clip_id, guild_id, actor_id,"
+            " 'reject', from_state, 'rejected', 'rewritten', at FROM clip_audit"
+            " ORDER BY id DESC LIMIT 1"
+        )
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):  # the same id
+        await db.execute(
+            "REPLACE INTO clip_decisions (id, clip_id, guild_id, actor_id, action, reason,"
+            " review_round, at) SELECT id, clip_id, guild_id, actor_id, 'reject', 'rewritten',"
+            " review_round, at FROM clip_decisions LIMIT 1"
+        )
+    with pytest.raises(sqlite3.DatabaseError, match="append-only"):  # one approval per mod
+        await db.execute(
+            "INSERT OR REPLACE INTO clip_decisions (clip_id, guild_id, actor_id, action, reason,"
+            " review_round, at) SELECT clip_id, guild_id, actor_id, action, 'rewritten',"
+            " review_round, at + 1 FROM clip_decisions LIMIT 1"
+        )
+    assert await _rows(db, "clip_audit") == audit
+    assert await _rows(db, "clip_decisions") == decisions
+
+
+async def test_audit_rows_cannot_be_replaced(queue: ReviewQueue, db: Database) -> None:
+    clip = await queue.submit(GUILD, SUBMITTER, draft())
+    await queue.approve(clip.id, GUILD, MOD_A, policy=TWO_MODS)
+    await assert_no_row_is_replaced(db)
+    await queue.approve(clip.id, GUILD, MOD_B, policy=TWO_MODS)  # normal inserts still work
+    assert (await queue.get(clip.id, GUILD)).status == S.APPROVED
+
+
+async def test_a_database_made_before_the_replace_guard_gets_it(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "old.db")
+    try:
+        await db.migrate("clips", CLIPS_MIGRATIONS)  # as the first release left it
+        async with db.transaction() as conn:
+            for op in ("UPDATE", "DELETE"):
+                for table in ("clip_audit", "clip_decisions"):
+                    await conn.execute(
+                        f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table} BEGIN"
+                        f" SELECT RAISE(ABORT, '{table} is append-only'); END"
+                    )
+        queue = await ReviewQueue.open(db)  # the next start of the bot
+        clip = await queue.submit(GUILD, SUBMITTER, draft())
+        await queue.approve(clip.id, GUILD, MOD_A, policy=TWO_MODS)
+        await assert_no_row_is_replaced(db)
+    finally:
+        await db.close()
 
 
 async def test_secret_flag_and_card_location(queue: ReviewQueue) -> None:
