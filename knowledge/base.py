@@ -160,9 +160,14 @@ class KnowledgeBase:
         return self.library.vectors.collection(self.collection_name)
 
     def stale_collections(self) -> list[str]:
-        prefix = f"kb-{self.name}-"
+        """This knowledge base's collections other than the current one (older settings).
+
+        Matched exactly (`kb-<name>-<10 hex digits>`, as `_collection_name_for` makes them):
+        a prefix would also catch `demo-two`'s collections as stale ones of `demo`.
+        """
+        own = re.compile(rf"kb-{re.escape(self.name)}-[0-9a-f]{{10}}")
         current = self.collection_name
-        return [n for n in self.library.vectors.names() if n.startswith(prefix) and n != current]
+        return [n for n in self.library.vectors.names() if own.fullmatch(n) and n != current]
 
     # -- syncing ----------------------------------------------------------------------------
     @cached_property
