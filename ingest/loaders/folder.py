@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import os
+import stat
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,32 +70,68 @@ class FolderSource:
 
     def list_ids(self) -> set[str]:
         """Ids of the documents this source holds now (cheap: no file is read)."""
-        return {self.doc_id(rel) for _, rel in self.paths()}
+        return {self.doc_id(printable_name(rel)) for _, rel in self.paths()}
 
     def load(self) -> Iterator[LoadResult]:
+        root = self.root.resolve()
         for path, rel in self.paths():
+            shown = printable_name(rel)
+            if shown != rel:
+                # The catalog (and every report) holds text: a name that is not UTF-8 is this
+                # file's failure, not the run's.
+                yield LoadFailure(
+                    self.doc_id(shown),
+                    "has a file name that is not valid UTF-8; rename it and ingest again",
+                    shown,
+                )
+                continue
             yield load_file(
                 path,
                 doc_id=self.doc_id(rel),
                 rel=rel,
                 source=self.source_name,
                 max_bytes=self.max_file_bytes,
+                root=root,
             )
+
+
+def printable_name(name: str) -> str:
+    """`name` as text that can be stored and shown: bytes that are not UTF-8 (which os.walk
+    hands over as surrogate escapes) are spelled `\\xe9`."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    return name
 
 
 def load_file(
-    path: Path, *, doc_id: str, rel: str, source: str, max_bytes: int = DEFAULT_MAX_FILE_BYTES
+    path: Path,
+    *,
+    doc_id: str,
+    rel: str,
+    source: str,
+    max_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    root: Path | None = None,
 ) -> LoadResult:
-    """Load one file; any problem becomes a LoadFailure with a readable reason."""
+    """Load one file; any problem becomes a LoadFailure with a readable reason.
+
+    With `root` (resolved), a file whose real path is outside it (a symbolic link out of the
+    notes folder, to a `.env` say) is refused: links within the folder are followed.
+    """
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
+        real = path.resolve(strict=True)
+        if root is not None and not real.is_relative_to(root):
             return LoadFailure(
-                doc_id,
-                f"is {size / _MB:.1f} MB, over the {max_bytes / _MB:.1f} MB limit for one file",
-                rel,
+                doc_id, "is a link to a file outside the notes folder, so it was not read", rel
             )
-        data = path.read_bytes()
+        data = _read_regular_file(real, max_bytes)
+    except _TooLarge as exc:
+        return LoadFailure(
+            doc_id,
+            f"is {exc.size / _MB:.1f} MB, over the {max_bytes / _MB:.1f} MB limit for one file",
+            rel,
+        )
     except OSError as exc:
         return LoadFailure(doc_id, f"could not be read ({exc.strerror or exc})", rel)
     try:
@@ -109,6 +146,28 @@ def load_file(
     if not fields["text"].strip():
         return LoadFailure(doc_id, "has no text to index (empty, or front matter only)", rel)
     return Document(doc_id=doc_id, source=source, path=rel, **fields)
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def _read_regular_file(real: Path, max_bytes: int) -> bytes:
+    """Read the file at a resolved path without following a link swapped in since it was
+    resolved, and without blocking on a FIFO or device given a note's name."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    with open(os.open(real, flags), "rb") as f:
+        info = os.fstat(f.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(0, "not a regular file")
+        if info.st_size > max_bytes:
+            raise _TooLarge(info.st_size)
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew while being read
+        raise _TooLarge(len(data))
+    return data
 
 
 def _parse(data: bytes, suffix: str, stem: str) -> dict:
