@@ -98,6 +98,53 @@ async def test_two_mods_at_once_make_one_decision(clip_world, clip_services, med
     assert [d.actor_id for d in decisions] == [winner]
 
 
+async def test_two_mods_with_the_same_modal_open_are_both_heard(clip_world, clip_services, media):
+    cw, services = clip_world, clip_services
+    await services.guild_configs.update(cw.guild.id, approvals_required=2)
+    mods = (cw.mod, cw.mod2)
+
+    async def open_both() -> list[dict]:
+        modals = [await open_modal(cw, member, card, "approve", 1) for member in mods]
+        assert modals[0]["custom_id"] != modals[1]["custom_id"]  # one modal per opening
+        return modals
+
+    def approval(member, modal: dict):
+        values = {"passed": ["quality"], "note": f"fine by {member.id}"}
+        return cw.double.submit_modal(cw.guild, cw.review, member, modal["custom_id"], values)
+
+    async with greenroom(cw.world, services):
+        await submit(cw, cw.creator, media.comet)
+        card = await cw.double.wait_for_message(cw.review)
+        # Quorum 2: both open the approval form; the first submit must not drop the second.
+        modals = await open_both()
+        replies = []
+        for member, modal in zip(mods, modals, strict=True):
+            done = await approval(member, modal)
+            replies.append((await done.wait_message(timeout=10)).content)
+            assert done.ephemeral
+        assert replies[0].startswith("Approval counted: clip #1 has 1 of 2"), replies
+        assert replies[1].startswith("Approved clip #1."), replies
+        decisions = await services.clips.decisions(1, cw.guild.id)
+        assert [(d.actor_id, d.reason) for d in decisions] == [
+            (m.id, f"fine by {m.id}") for m in mods
+        ]
+
+        # Quorum 1, both submitting at once: one decides, the other is told who did.
+        await services.guild_configs.update(cw.guild.id, approvals_required=1)
+        await command(cw, cw.mod3, "review reopen", {"clip": 1, "reason": "One more look"})
+        modals = await open_both()
+        submitted = await asyncio.gather(*map(approval, mods, modals))
+        replies = {
+            m.id: (await done.wait_message(timeout=10)).content
+            for m, done in zip(mods, submitted, strict=True)
+        }
+        winners = [m for m, text in replies.items() if text.startswith("Approved clip #1.")]
+        assert len(winners) == 1, replies
+        (loser,) = set(replies) - set(winners)
+        assert f"Clip #1 was already approved by <@{winners[0]}>" in replies[loser]
+    assert (await services.clips.approvers(1, cw.guild.id)) == tuple(winners)
+
+
 async def test_quorum_self_approval_and_streamer_veto(clip_world, clip_services, media):
     cw, services = clip_world, clip_services
     await services.guild_configs.update(cw.guild.id, approvals_required=2)

@@ -1,7 +1,8 @@
 """The review card's buttons and the modals they open; the queue's page buttons.
 
 Buttons are persistent `DynamicItem`s whose custom_id carries the state (`review:approve:42`),
-so a card posted before a restart still works. Modals live only as long as the process.
+so a card posted before a restart still works. Modals live only as long as the process, and
+each opening has its own custom_id (see bot/modals.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bot.clips.models import CHECKLIST_LABELS
 from bot.clips.states import OPEN_STATUSES
 from bot.errors import report_interaction_error
 from bot.guild_config import GuildConfig
+from bot.modals import opening_id
 
 S = ClipStatus
 BUTTONS: dict[str, tuple[str, discord.ButtonStyle]] = {
@@ -115,7 +117,7 @@ class ApproveModal(discord.ui.Modal):
     def __init__(self, clip_id: int) -> None:
         super().__init__(
             title=f"Approve clip #{clip_id}",
-            custom_id=f"review:modal:approve:{clip_id}",
+            custom_id=opening_id("review:modal:approve", clip_id),
             timeout=900,
         )
         self.clip_id = clip_id
@@ -150,7 +152,7 @@ class ReasonModal(discord.ui.Modal):
     def __init__(self, action: str, clip_id: int) -> None:
         super().__init__(
             title=REASON_TITLES[action].format(clip_id),
-            custom_id=f"review:modal:{action}:{clip_id}",
+            custom_id=opening_id("review:modal", action, clip_id),
             timeout=900,
         )
         self.action = action

@@ -7,6 +7,9 @@ import re
 import discord
 
 from bot.errors import report_interaction_error
+from bot.modals import opening_id
+
+GAP_MODAL_TIMEOUT_S = 3600  # writing an answer for the notes can take a while
 
 
 class GapAnswerButton(
@@ -47,7 +50,11 @@ class GapAnswerModal(discord.ui.Modal):
     )
 
     def __init__(self, question_id: int, question: str) -> None:
-        super().__init__(title="Answer & add to notes", custom_id=f"gap:modal:{question_id}")
+        super().__init__(
+            title="Answer & add to notes",
+            custom_id=opening_id("gap:modal", question_id),
+            timeout=GAP_MODAL_TIMEOUT_S,
+        )
         self.question_id = question_id
         self.question = question
         self.answer.label = _label(question)
