@@ -74,6 +74,21 @@ async def test_kb_commands_refuse_fans_and_serve_mods(world, services):
         assert "unchanged 3" in reload.messages[-1].content
 
 
+async def test_kb_search_names_private_notes_without_quoting_them(world, services):
+    async with greenroom(world, services):
+        search = await world.double.slash_command(
+            world.guild, world.general, world.mod, "kb search", {"query": "sponsor trailer"}
+        )
+        found = (await search.wait_message(timeout=10)).embed
+    private = [f for f in found["fields"] if "Sponsor trailer" in f["name"]]
+    assert len(private) == 1, found
+    assert "private" in private[0]["value"] and "secret.md" in private[0]["value"]
+    shown = str(found)
+    for secret in ("MARIGOLD", "Kestrel", "unreleased"):
+        assert secret not in shown
+    assert any("Neon city intro" in f["name"] and "Sora 2" in f["value"] for f in found["fields"])
+
+
 async def test_gap_loop_end_to_end(world, services):
     question = "what keyboard do you use on stream?"
     async with greenroom(world, services):

@@ -84,18 +84,17 @@ class KnowledgeCog(
             embed.description = "Nothing in the notes matches."
         for n, hit in enumerate(hits, start=1):
             c = hit.chunk
-            label = f"{c.title} › {c.heading}" if c.heading else c.title
             dense = f"{hit.dense:.2f}" if hit.dense is not None else "–"
             lexical = f"{hit.lexical:.1f}" if hit.lexical is not None else "–"
-            private = " · private" if c.visibility == "private" else ""
-            embed.add_field(
-                name=_clip(f"{n}. {label}", 256),
-                value=_clip(
-                    f"score {hit.score:.4f} · dense {dense} · bm25 {lexical}{private}\n{c.text}",
-                    1024,
-                ),
-                inline=False,
-            )
+            scores = f"score {hit.score:.4f} · dense {dense} · bm25 {lexical}"
+            if c.visibility == "private":  # never quoted in Discord, not even to mods
+                label = c.title
+                where = c.path or c.url or c.doc_id
+                body = f"{scores} · private note, not quoted\n`{_clip(where, 900)}`"
+            else:
+                label = f"{c.title} › {c.heading}" if c.heading else c.title
+                body = f"{scores}\n{c.text}"
+            embed.add_field(name=_clip(f"{n}. {label}", 256), value=_clip(body, 1024), inline=False)
         await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="reload", description="Re-sync the notes from all their sources")
