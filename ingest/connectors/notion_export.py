@@ -21,7 +21,6 @@ import re
 import stat
 import tempfile
 import zipfile
-import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -29,6 +28,14 @@ from typing import IO, Any
 
 import httpx
 
+from ingest.archives import (
+    DEFAULT_MAX_RATIO,
+    MemberTooLarge,
+    UnreadableMember,
+    ZipBomb,
+    copy_member,
+    inflates_too_much,
+)
 from ingest.connectors._markdown import join_blocks
 from ingest.connectors.base import DocumentDefaults, Fetched, FetchResult, SourceFailed
 from ingest.connectors.notion_blocks import notion_url
@@ -41,8 +48,6 @@ _FIRST_HEADING = re.compile(r"^#\s+(.+?)\s*$", re.MULTILINE)
 _LOCAL_LINK = re.compile(r"\]\((?!https?:|mailto:)[^)\s]*?(?:%20|\s)?([0-9a-f]{32})\.(?:md|csv)\)")
 _LOCAL_IMAGE = re.compile(r"!\[[^\]\n]*\]\((?!https?:)[^)\n]*\)")
 _SLUG = re.compile(r"[^a-z0-9]+")
-_CHUNK = 64 * 1024
-_RATIO_FLOOR = 1_000_000  # below this many bytes any ratio is harmless
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,7 @@ class ExportLimits:
     max_entries: int = 50_000
     max_total_bytes: int = 200_000_000  # Markdown + CSV actually decompressed
     max_member_bytes: int = 20_000_000
-    max_ratio: float = 100.0  # decompressed / compressed, for any member past 1 MB
+    max_ratio: float = DEFAULT_MAX_RATIO  # decompressed / compressed, for any member past 1 MB
     max_nested_zip_bytes: int = 2_000_000_000  # a "Part-1.zip" inside the export
     max_csv_rows: int = 10_000
 
@@ -96,9 +101,7 @@ class _Reader:
             if problem:
                 self._fail(info.filename, problem)
                 continue
-            if info.file_size > _RATIO_FLOOR and info.file_size > self.limits.max_ratio * max(
-                info.compress_size, 1
-            ):
+            if inflates_too_much(info.file_size, info.compress_size, self.limits.max_ratio):
                 raise NotionExportError(_bomb(info.filename, self.limits))
             wanted.append(info)
         declared = sum(i.file_size for i in wanted if not i.filename.lower().endswith(".zip"))
@@ -142,27 +145,20 @@ class _Reader:
         self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, sink: IO[bytes], cap: int, *, counts: bool
     ) -> None:
         """Copy one member into `sink`, stopping at `cap`, the text budget, or a bomb's ratio."""
-        if info.flag_bits & 0x1:
-            raise _MemberProblem(f"{info.filename} is encrypted.")
-        total = 0
+        limit = min(cap, self.budget) if counts else cap
         try:
-            with zf.open(info) as member:
-                while chunk := member.read(_CHUNK):
-                    total += len(chunk)
-                    if total > _RATIO_FLOOR and total > self.limits.max_ratio * max(
-                        info.compress_size, 1
-                    ):
-                        raise NotionExportError(_bomb(info.filename, self.limits))
-                    if total > cap:
-                        raise _MemberProblem(f"{info.filename} is larger than {cap:,} bytes.")
-                    if counts and total > self.budget:
-                        raise NotionExportError(
-                            "The export unpacks to more than the "
-                            f"{self.limits.max_total_bytes:,}-byte limit and was refused."
-                        )
-                    sink.write(chunk)
-        except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
-            raise _MemberProblem(f"{info.filename} could not be unpacked ({exc}).") from exc
+            total = copy_member(zf, info, sink, cap=limit, max_ratio=self.limits.max_ratio)
+        except ZipBomb as exc:
+            raise NotionExportError(_bomb(info.filename, self.limits)) from exc
+        except MemberTooLarge as exc:
+            if limit < cap:
+                raise NotionExportError(
+                    "The export unpacks to more than the "
+                    f"{self.limits.max_total_bytes:,}-byte limit and was refused."
+                ) from exc
+            raise _MemberProblem(str(exc)) from exc
+        except UnreadableMember as exc:
+            raise _MemberProblem(str(exc)) from exc
         if counts:
             self.budget -= total
 
