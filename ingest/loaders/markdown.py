@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import PurePosixPath
 
@@ -10,7 +11,14 @@ import yaml
 from ingest.documents import PRIVATE, PUBLIC
 from ingest.loaders.text import UnreadableFile
 
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL)
+log = logging.getLogger(__name__)
+
+# Blank lines before the opening `---` are allowed: an editor that adds one must not turn a
+# private note's front matter into public body text.
+_FRONT_MATTER = re.compile(
+    r"\A(?:[ \t]*\n)*---[ \t]*\n(.*?\n)?(?:---|\.\.\.)[ \t]*(?:\n|\Z)", re.DOTALL
+)
+_VISIBILITY_LINE = re.compile(r"^[ \t]*visibility[ \t]*:(.*)$", re.IGNORECASE | re.MULTILINE)
 _EMBED = re.compile(r"!\[\[[^\]]*\]\]")  # Obsidian embeds (images, transclusions)
 _WIKILINK = re.compile(r"\[\[([^\]|#]*)(?:#([^\]|]*))?(?:\|([^\]]*))?\]\]")
 _COMMENT = re.compile(r"<!--.*?-->|%%.*?%%", re.DOTALL)
@@ -40,6 +48,13 @@ def parse_front_matter(text: str) -> tuple[dict, str]:
             raise UnreadableFile(f"has invalid YAML front matter{where}") from None
     if not isinstance(meta, dict):
         raise UnreadableFile("has front matter that is not a YAML mapping")
+    # Keys are matched without regard to case (`Visibility:`); where two spellings of one key
+    # disagree, the visibility rule below sees every one of them.
+    visibilities = [v for k, v in meta.items() if str(k).strip().lower() == "visibility"]
+    visibilities += [m.group(1) for m in _VISIBILITY_LINE.finditer(match.group(1) or "")]
+    meta = {str(k).strip().lower(): v for k, v in meta.items()}
+    if visibilities:
+        meta["visibility"] = visibilities
     # Keep offsets honest: the body is what follows the front matter.
     return meta, text[match.end() :]
 
@@ -85,9 +100,7 @@ def load_markdown(text: str, *, name: str, mdx: bool = False) -> dict:
     body = clean_markdown(body, mdx=mdx)
     h1 = _H1.search(_FENCED.sub("", body))  # a `# comment` in a code block is not a title
     title = str(meta.get("title") or (h1.group(1).strip() if h1 else "") or name)
-    visibility = str(meta.get("visibility", PUBLIC)).strip().lower()
-    if visibility not in (PUBLIC, PRIVATE):
-        raise UnreadableFile(f"has visibility {visibility!r}; use 'public' or 'private'")
+    visibility = _visibility(meta.get("visibility", []), name)
     extra = {
         key: _scalar(meta[key])
         for key in ("prompt", "tool", "settings", "description", "date")
@@ -102,6 +115,26 @@ def load_markdown(text: str, *, name: str, mdx: bool = False) -> dict:
         "visibility": visibility,
         "metadata": extra,
     }
+
+
+def _visibility(values: list[object], name: str) -> str:
+    """Public only when every visibility the front matter states is `public`: anything else
+    (`private`, a typo, an empty value) keeps the note private, fail closed."""
+    spelled = [_plain_word(v) for v in values]
+    unknown = sorted({v for v in spelled if v not in (PUBLIC, PRIVATE)})
+    if unknown:
+        log.warning(
+            "%s: visibility %s is neither 'public' nor 'private'; treated as private until fixed",
+            name,
+            ", ".join(repr(v) for v in unknown),
+        )
+    return PUBLIC if all(v == PUBLIC for v in spelled) else PRIVATE
+
+
+def _plain_word(value: object) -> str:
+    if not isinstance(value, str):
+        return repr(value)
+    return value.split(" #", 1)[0].strip().strip("'\"").strip().lower()
 
 
 def _scalar(value: object) -> str:

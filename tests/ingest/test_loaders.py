@@ -112,11 +112,10 @@ def test_utf16_crlf_markdown_keeps_its_front_matter(tmp_path: Path) -> None:
     assert doc.text == "# Deal\n\nSecret.\n"
 
 
-def test_markdown_unknown_visibility_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, "a.md", "---\nvisibility: secret\n---\nText.\n")
-    result = load_file(path, doc_id="t::a.md", rel="a.md", source="t")
-    assert isinstance(result, LoadFailure)
-    assert "visibility 'secret'" in result.reason
+def test_markdown_unknown_visibility_is_private(tmp_path: Path) -> None:
+    """Failing the file would keep its last version, public perhaps, answerable: fail closed."""
+    doc = load_one(tmp_path, "a.md", "---\nvisibility: secret\n---\nText.\n")
+    assert doc.visibility == PRIVATE
 
 
 def test_obsidian_wikilinks_embeds_and_comments(tmp_path: Path) -> None:
