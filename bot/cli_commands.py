@@ -36,7 +36,7 @@ def open_library(settings: Settings):
     from knowledge.embedder import Embedder
 
     try:
-        embedder = Embedder(settings.model)
+        embedder = Embedder(settings.model, bulk_bf16=settings.embed_bf16)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     return Library(settings.data_dir, embedder)

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
     data_dir: Path = Path("data")
     model: str = "all-MiniLM-L6-v2"
+    # Ingest encodes under bf16 autocast (questions stay fp32); off gives plain fp32 vectors.
+    embed_bf16: bool = True
     log_level: str = "INFO"
     # Tokens for remote sources; never logged (SecretStr hides them in reprs).
     notion_token: SecretStr | None = None

@@ -47,9 +47,11 @@ class ChunkerSettings:
     overlap_tokens: int = 24
     max_prefix_tokens: int = 48  # title + heading path are trimmed to this many tokens
     special_tokens: int = 2  # [CLS] and [SEP]
+    window_sentences: int = 3  # sentence windows stored beside each chunk (ingest/windows.py)
+    window_stride: int = 2
 
     def fingerprint(self) -> str:
-        return json.dumps({"chunker": 3, **asdict(self)}, sort_keys=True)
+        return json.dumps({"chunker": 4, **asdict(self)}, sort_keys=True)
 
 
 @dataclass(frozen=True)

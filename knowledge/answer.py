@@ -1,8 +1,13 @@
-"""Extractive answers: the passage that answers, trimmed to the relevant part, with citations.
+"""Extractive answers in three tiers: answer, suggest, or decline.
 
-Abstention uses several signals, because a plain threshold on the top dense score separates
-unanswerable questions poorly: the dense similarity of the best passage, how many of the
-question's content words the passage contains, and whether both retrievers agree on it.
+A single "answer or decline" switch cannot be both safe and useful: on casual chat questions
+the right passage's cosine often sits in the same range as a wrong one's. So a calibrated
+confidence (a logistic model over ranking signals, fitted by cross-validation in
+bench/tune_ranking.py) picks one of three tiers:
+
+- *answer*: the passage that answers, trimmed to the part around its best sentence window;
+- *suggest*: "I'm not sure; these notes look closest", with up to three short passages;
+- *decline*: "my notes don't cover that", and the Ask-a-mod path.
 """
 
 from __future__ import annotations
@@ -15,34 +20,51 @@ from functools import lru_cache
 from knowledge.catalog import query_terms
 from knowledge.retrieval import Hit
 
+ANSWER, SUGGEST, DECLINE = "answer", "suggest", "decline"
+MODES = (ANSWER, SUGGEST, DECLINE)
+
 NOT_COVERED = "My notes don't cover that yet, so I'll leave it to a mod."
+NOT_SURE = "I'm not sure; these notes look closest:"
 MAX_PASSAGE_CHARS = 700
+MAX_SUGGESTION_CHARS = 350
+MAX_SUGGESTIONS = 3
+
+# The signals the confidence model reads, in the order of its weights.
+FEATURES = ("passage", "margin", "dense", "fused", "coverage", "agreement", "same_doc")
 
 
 @dataclass(frozen=True)
 class ConfidenceModel:
-    """Logistic weights over the abstention features.
+    """Logistic weights over FEATURES and the two thresholds that pick the tier.
 
-    Set by hand on eval/examples_questions and checked by bench/calibrate_abstention.py on
-    held-out corpus questions (abstained on 3 of 4 unanswerable, wrongly on 2 of 21). A
-    logistic fit on the 50 training questions did worse on the held-out half (wrongly
-    abstained on 5 of 21), so these weights stay until there are more unanswerable examples.
+    The shipped numbers come from `bench/tune_ranking.py --fit` on all of
+    eval/corpus_questions.jsonl (its k-fold figures, measured before this fit, are the ones
+    reported); eval/examples_questions.jsonl was never fitted on.
     """
 
-    bias: float = -9.0
-    dense: float = 12.0
-    coverage: float = 3.0
-    agreement: float = 1.0
-    threshold: float = 0.5
+    weights: tuple[float, ...] = (
+        10.5813,
+        7.4125,
+        -1.2409,
+        0.8313,
+        1.7698,
+        -0.1322,
+        0.3142,
+    )
+    bias: float = -7.2876
+    answer_at: float = 0.62  # confidence at or above: answer
+    suggest_at: float = 0.1  # at or above (and below answer_at): suggest; below: decline
 
     def score(self, features: dict[str, float]) -> float:
-        z = (
-            self.bias
-            + self.dense * features["dense"]
-            + self.coverage * features["coverage"]
-            + self.agreement * features["agreement"]
+        z = self.bias + sum(
+            w * features[name] for w, name in zip(self.weights, FEATURES, strict=True)
         )
-        return 1.0 / (1.0 + math.exp(-z))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def mode(self, confidence: float) -> str:
+        if confidence >= self.answer_at:
+            return ANSWER
+        return SUGGEST if confidence >= self.suggest_at else DECLINE
 
 
 @dataclass(frozen=True)
@@ -54,6 +76,8 @@ class Citation:
     passage: str
     score: float
     source: str = ""
+    chunk_id: str = ""
+    doc_id: str = ""
 
     @property
     def label(self) -> str:
@@ -64,29 +88,54 @@ class Citation:
 class Answer:
     question: str
     text: str
-    abstained: bool
+    mode: str
     confidence: float
     citations: list[Citation] = field(default_factory=list)
     features: dict[str, float] = field(default_factory=dict)
+    suggestions: list[Citation] = field(default_factory=list)
+    learned_id: int | None = None  # the passage comes from this confirmed earlier answer
+
+    @property
+    def learned(self) -> bool:
+        return self.learned_id is not None
+
+    @property
+    def abstained(self) -> bool:
+        """No passage is presented as the answer (a suggestion or a decline)."""
+        return self.mode != ANSWER
+
+    @property
+    def shown(self) -> list[str]:
+        """The passage texts the fan sees, in order."""
+        if self.mode == ANSWER:
+            return [self.text]
+        if self.mode == SUGGEST:
+            return [s.passage for s in self.suggestions]
+        return []
 
     def to_json(self) -> dict:
         return {
             "question": self.question,
             "answer": self.text,
+            "mode": self.mode,
+            "shown": self.shown,
             "abstained": self.abstained,
+            "learned": self.learned,
             "confidence": round(self.confidence, 4),
-            "citations": [
-                {
-                    "title": c.title,
-                    "heading": c.heading,
-                    "path": c.path,
-                    "url": c.url,
-                    "passage": c.passage,
-                    "score": round(c.score, 4),
-                }
-                for c in self.citations
-            ],
+            "citations": [_citation_json(c) for c in self.citations],
+            "suggestions": [_citation_json(c) for c in self.suggestions],
         }
+
+
+def _citation_json(c: Citation) -> dict:
+    return {
+        "title": c.title,
+        "heading": c.heading,
+        "path": c.path,
+        "url": c.url,
+        "passage": c.passage,
+        "score": round(c.score, 4),
+    }
 
 
 @lru_cache(maxsize=1)
@@ -101,40 +150,118 @@ def stems(words: list[str]) -> list[str]:
 
 
 def answer_features(question: str, hits: list[Hit]) -> dict[str, float]:
+    """The ranking signals of the top hit, which the confidence model weighs."""
     if not hits:
-        return {"dense": 0.0, "coverage": 0.0, "agreement": 0.0}
+        return dict.fromkeys(FEATURES, 0.0)
     top = hits[0]
-    dense = max((h.dense for h in hits[:3] if h.dense is not None), default=0.0)
-    if top.dense is not None:
-        dense = max(dense, top.dense)
+
+    def passage(h: Hit) -> float:
+        return h.passage if h.passage is not None else (h.dense or 0.0)
+
+    second = next((passage(h) for h in hits[1:] if h.chunk.doc_id != top.chunk.doc_id), 0.0)
     q = set(stems(query_terms(question)))
-    passage = set(stems(query_terms(f"{top.chunk.prefix} {top.chunk.text}")))
-    coverage = len(q & passage) / len(q) if q else 0.0
-    agreement = 1.0 if top.dense_rank is not None and top.lexical_rank is not None else 0.0
-    return {"dense": float(dense), "coverage": coverage, "agreement": agreement}
+    text = set(stems(query_terms(f"{top.chunk.prefix} {top.chunk.text}")))
+    return {
+        "passage": passage(top),
+        "margin": passage(top) - second,
+        "dense": top.dense or 0.0,
+        "fused": top.fused,
+        "coverage": len(q & text) / len(q) if q else 0.0,
+        "agreement": 1.0 if top.dense_rank is not None and top.lexical_rank is not None else 0.0,
+        "same_doc": float(sum(h.chunk.doc_id == top.chunk.doc_id for h in hits[1:3])),
+    }
+
+
+def citation_for(question: str, hit: Hit, limit: int = MAX_PASSAGE_CHARS) -> Citation:
+    return Citation(
+        title=hit.chunk.title,
+        heading=hit.chunk.heading,
+        path=hit.chunk.path,
+        url=hit.chunk.url,
+        passage=focus_passage(question, hit.chunk.text, hit.span, limit),
+        score=hit.score,
+        source=hit.chunk.source,
+        chunk_id=hit.chunk.chunk_id,
+        doc_id=hit.chunk.doc_id,
+    )
 
 
 def compose_answer(question: str, hits: list[Hit], model: ConfidenceModel) -> Answer:
     features = answer_features(question, hits)
     confidence = model.score(features) if hits else 0.0
-    citations = [
-        Citation(
-            title=h.chunk.title,
-            heading=h.chunk.heading,
-            path=h.chunk.path,
-            url=h.chunk.url,
-            passage=trim_passage(question, h.chunk.text),
-            score=h.score,
-            source=h.chunk.source,
-        )
-        for h in hits
-    ]
-    if not hits or confidence < model.threshold:
-        return Answer(question, NOT_COVERED, True, confidence, citations, features)
-    return Answer(question, citations[0].passage, False, confidence, citations, features)
+    mode = model.mode(confidence) if hits else DECLINE
+    citations = [citation_for(question, h) for h in hits]
+    if mode == ANSWER:
+        return Answer(question, citations[0].passage, ANSWER, confidence, citations, features)
+    if mode == SUGGEST:
+        suggestions = [citation_for(question, h, MAX_SUGGESTION_CHARS) for h in distinct(hits)][
+            :MAX_SUGGESTIONS
+        ]
+        return Answer(question, NOT_SURE, SUGGEST, confidence, citations, features, suggestions)
+    return Answer(question, NOT_COVERED, DECLINE, confidence, citations, features)
+
+
+def learned_answer(
+    question: str, hit: Hit, hits: list[Hit], entry_id: int, similarity: float
+) -> Answer:
+    """An answer from a confirmed earlier question; the search's hits follow as sources."""
+    first = citation_for(question, hit)
+    others = [citation_for(question, h) for h in hits if h.chunk.chunk_id != hit.chunk.chunk_id]
+    return Answer(
+        question,
+        first.passage,
+        ANSWER,
+        similarity,
+        [first, *others],
+        {"learned_similarity": similarity},
+        learned_id=entry_id,
+    )
+
+
+def distinct(hits: list[Hit]) -> list[Hit]:
+    """Hits without neighbours that overlap a better one of the same document."""
+    kept: list[Hit] = []
+    for h in hits:
+        if not any(k.chunk.doc_id == h.chunk.doc_id and k.chunk.text == h.chunk.text for k in kept):
+            kept.append(h)
+    return kept
 
 
 _UNIT = re.compile(r"[^\n]+?(?:[.!?](?=\s)|\n|$)", re.DOTALL)
+
+
+def focus_passage(
+    question: str, text: str, span: tuple[int, int] | None, limit: int = MAX_PASSAGE_CHARS
+) -> str:
+    """The part of a chunk to show: its best window, widened with neighbouring sentences."""
+    text_stripped = text.strip()
+    if len(text_stripped) <= limit:
+        return text_stripped
+    if span is None or (span[0] <= 0 and span[1] >= len(text)):
+        return trim_passage(question, text, limit)
+    units = [(m.start(), m.end()) for m in _UNIT.finditer(text) if m.group(0).strip()]
+    inside = [i for i, (a, b) in enumerate(units) if b > span[0] and a < span[1]]
+    if not inside:
+        return trim_passage(question, text, limit)
+    lo, hi = inside[0], inside[-1]
+    if units[hi][1] - units[lo][0] > limit:  # the window alone is too long: cut it
+        cut = text[units[lo][0] : units[lo][0] + limit].rsplit(" ", 1)[0].strip()
+        return ("… " if lo > 0 else "") + cut + " …"
+    grow_before = True
+    while True:  # widen one unit at a time, alternating sides, while it fits
+        widened = False
+        for before in (grow_before, not grow_before):
+            if before and lo > 0 and units[hi][1] - units[lo - 1][0] <= limit:
+                lo, widened = lo - 1, True
+                break
+            if not before and hi + 1 < len(units) and units[hi + 1][1] - units[lo][0] <= limit:
+                hi, widened = hi + 1, True
+                break
+        grow_before = not grow_before
+        if not widened:
+            break
+    passage = text[units[lo][0] : units[hi][1]].strip()
+    return ("… " if lo > 0 else "") + passage + (" …" if hi + 1 < len(units) else "")
 
 
 def trim_passage(question: str, text: str, limit: int = MAX_PASSAGE_CHARS) -> str:

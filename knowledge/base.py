@@ -14,23 +14,33 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
+
 from ingest.chunking import ChunkerSettings, chunk_document
 from ingest.connectors.base import Fetched, FetchResult
 from ingest.documents import Document, LoadResult
 from ingest.plan import SyncPlan, plan_sync
-from knowledge.answer import Answer, ConfidenceModel, compose_answer
+from knowledge.answer import Answer, ConfidenceModel, compose_answer, learned_answer
 from knowledge.catalog import Catalog
 from knowledge.embedder import Embedder
-from knowledge.retrieval import PUBLIC_ONLY, Hit, SearchFilter, hybrid_search
+from knowledge.learned import LearnedAnswers
+from knowledge.retrieval import (
+    DEFAULT_RANKING,
+    PUBLIC_ONLY,
+    Hit,
+    RankSettings,
+    SearchFilter,
+    best_passages,
+    hybrid_search,
+)
 from knowledge.sync import (
-    UPSERT_CHUNKS,
     Progress,
     SyncReport,
     apply_plan,
-    chunk_metadata,
     collect_orphans,
+    embed_chunks,
 )
-from knowledge.vectors import VectorStore
+from knowledge.vectors import ProcessLock, VectorStore
 
 if TYPE_CHECKING:
     from knowledge.sources import SourceRegistry
@@ -72,11 +82,13 @@ class Library:
         embedder: Embedder,
         chunker: ChunkerSettings | None = None,
         confidence: ConfidenceModel | None = None,
+        ranking: RankSettings | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.embedder = embedder
         self.chunker = chunker or ChunkerSettings(max_tokens=embedder.max_seq_length)
         self.confidence = confidence or ConfidenceModel()
+        self.ranking = ranking or DEFAULT_RANKING
         self.vectors = VectorStore(self.data_dir / "chroma", embedder)
         self._open: dict[str, KnowledgeBase] = {}
         self._lock = threading.Lock()
@@ -119,6 +131,7 @@ class Library:
             for kb in self._open.values():
                 kb.catalog.close()
             self._open.clear()
+        self.vectors.close()
 
 
 class KnowledgeBase:
@@ -130,9 +143,10 @@ class KnowledgeBase:
         self.embedder = library.embedder
         self.chunker = library.chunker
         self.catalog = Catalog(library.kb_dir(name) / "catalog.sqlite3")
-        # One sync at a time per knowledge base; re-entrant so the source registry can hold it
-        # across storing a run and recording its result.
-        self._sync_lock = threading.RLock()
+        # One sync at a time per knowledge base, in this process and across processes (the bot
+        # and `greenroom ingest`: see knowledge/vectors.py); re-entrant so the source registry
+        # can hold it across storing a run and recording its result.
+        self._sync_lock = ProcessLock(library.kb_dir(name) / "sync.lock")
         self.fingerprint = json.dumps(
             {"embedder": self.embedder.fingerprint(), "chunker": self.chunker.fingerprint()},
             sort_keys=True,
@@ -266,26 +280,25 @@ class KnowledgeBase:
         docs = self.catalog.stored_documents()
         log.info("embedder or chunker changed: re-embedding %d documents", len(docs))
         chunks_by_doc = {}
+        passages = {}
         for done, doc in enumerate(docs, start=1):
             chunks = chunk_document(doc, self.embedder, self.chunker)
             chunks_by_doc[doc.doc_id] = chunks
-            present = set(target.get(ids=[c.chunk_id for c in chunks], include=[])["ids"])
-            todo = [c for c in chunks if c.chunk_id not in present]
-            if todo:
-                vectors = self.embedder.encode([c.embed_text for c in todo])
-                for i in range(0, len(todo), UPSERT_CHUNKS):
-                    part = todo[i : i + UPSERT_CHUNKS]
-                    target.upsert(
-                        ids=[c.chunk_id for c in part],
-                        embeddings=vectors[i : i + len(part)],
-                        metadatas=[chunk_metadata(doc, c) for c in part],
-                    )
-                report.chunks_embedded += len(todo)
+            # No catalog: passages stored under the old settings are not reused.
+            passages |= embed_chunks(
+                [(doc, c) for c in chunks],
+                target,
+                None,
+                self.embedder,
+                report,
+                window_sentences=self.chunker.window_sentences,
+                window_stride=self.chunker.window_stride,
+            )
             if progress:
                 progress(done, len(docs))
         old = self.collection_name
         with self.catalog.transaction() as conn:
-            self.catalog.replace_all_chunks(conn, chunks_by_doc)
+            self.catalog.replace_all_chunks(conn, chunks_by_doc, passages)
             self.catalog.set_meta("fingerprint", self.fingerprint, conn)
             self.catalog.set_meta("collection", target_name, conn)
         if old != target_name:
@@ -294,6 +307,11 @@ class KnowledgeBase:
         return report
 
     # -- asking ---------------------------------------------------------------------------
+    @cached_property
+    def learned(self) -> LearnedAnswers:
+        """Questions confirmed as answered by a passage (knowledge/learned.py)."""
+        return LearnedAnswers(self.catalog)
+
     def search(
         self,
         question: str,
@@ -301,22 +319,66 @@ class KnowledgeBase:
         search_filter: SearchFilter = PUBLIC_ONLY,
     ) -> list[Hit]:
         question = check_question(question)
+        return self._search(question, self.embedder.encode_query(question), k, search_filter)
+
+    def _search(
+        self, question: str, vector: np.ndarray, k: int, search_filter: SearchFilter
+    ) -> list[Hit]:
         return hybrid_search(
             question,
-            self.embedder.encode_query(question),
+            vector,
             catalog=self.catalog,
             collection=self.collection,
             k=k,
             search_filter=search_filter,
+            ranking=self.library.ranking,
         )
 
-    def ask(self, question: str, k: int = 5, search_filter: SearchFilter = PUBLIC_ONLY) -> Answer:
-        """An extractive answer with citations, or an abstention. Private notes are never quoted."""
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        search_filter: SearchFilter = PUBLIC_ONLY,
+        *,
+        use_learned: bool = True,
+    ) -> Answer:
+        """An answer, suggestions or a decline, with citations. Private notes are never quoted.
+
+        A question close to one confirmed earlier (knowledge/learned.py) is answered with the
+        confirmed passage.
+        """
         if search_filter.visibility != "public":
             search_filter = SearchFilter(search_filter.sources, search_filter.tags, "public")
         question = check_question(question)
-        hits = self.search(question, k=k, search_filter=search_filter)
+        vector = self.embedder.encode_query(question)
+        hits = self._search(question, vector, k, search_filter)
+        if use_learned and (match := self.learned.match(vector)) is not None:
+            chunk = self.catalog.get_chunks([match.entry.chunk_id]).get(match.entry.chunk_id)
+            if chunk is not None and search_filter.admits(chunk):
+                found = best_passages([chunk.chunk_id], vector, self.catalog).get(chunk.chunk_id)
+                return learned_answer(
+                    question,
+                    Hit(
+                        chunk=chunk,
+                        score=match.similarity,
+                        dense=None,
+                        lexical=None,
+                        dense_rank=None,
+                        lexical_rank=None,
+                        passage=found[0] if found else None,
+                        span=found[1] if found else None,
+                    ),
+                    hits,
+                    match.entry.id,
+                    match.similarity,
+                )
         return compose_answer(question, hits, self.library.confidence)
+
+    def confirm(self, question: str, chunk_id: str, user_id: str | int, *, by_mod: bool):
+        """Remember that a passage answered a question (a fan's or a mod's confirmation)."""
+        question = check_question(question)
+        vector = self.embedder.encode_query(question)
+        return self.learned.confirm(question, vector, chunk_id, str(user_id), by_mod=by_mod)
 
     def stats(self) -> dict[str, object]:
         stats: dict[str, object] = dict(self.catalog.stats())

@@ -12,10 +12,12 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from ingest.chunking import Chunk
 from ingest.documents import Document
@@ -49,6 +51,17 @@ CREATE TABLE IF NOT EXISTS chunks (
     end INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+-- Passage vectors of each chunk: idx 0 is the whole chunk, 1.. its sentence windows
+-- (ingest/windows.py), as offsets into the chunk text. Written in the same transaction as the
+-- chunk rows, so they can never drift from them; float16 halves the disk at no ranking cost.
+CREATE TABLE IF NOT EXISTS passages (
+    chunk_id TEXT NOT NULL REFERENCES chunks(chunk_id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (chunk_id, idx)
+) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     prefix, text, content='chunks', content_rowid='rowid', tokenize='porter unicode61'
 );
@@ -58,6 +71,29 @@ END;
 CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
     INSERT INTO chunks_fts(chunks_fts, rowid, prefix, text)
     VALUES ('delete', old.rowid, old.prefix, old.text);
+END;
+-- Learned answers (knowledge/learned.py): questions confirmed as answered by a passage.
+CREATE TABLE IF NOT EXISTS learned (
+    id INTEGER PRIMARY KEY,
+    question TEXT NOT NULL,
+    vector BLOB NOT NULL,  -- the question's embedding (float32)
+    chunk_id TEXT NOT NULL,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    content_hash TEXT NOT NULL,  -- the document's hash when it was confirmed
+    created_at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0)
+);
+CREATE INDEX IF NOT EXISTS learned_doc ON learned(doc_id);
+CREATE TABLE IF NOT EXISTS learned_votes (
+    learned_id INTEGER NOT NULL REFERENCES learned(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL,
+    by_mod INTEGER NOT NULL,
+    created_at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0),
+    PRIMARY KEY (learned_id, user_id)
+);
+-- A changed note invalidates what was learned from it (a deleted one cascades).
+CREATE TRIGGER IF NOT EXISTS learned_doc_changed AFTER UPDATE OF content_hash ON documents
+WHEN new.content_hash != old.content_hash BEGIN
+    DELETE FROM learned WHERE doc_id = new.doc_id;
 END;
 -- The source registry (knowledge/sources.py): what this knowledge base syncs from.
 CREATE TABLE IF NOT EXISTS sources (
@@ -109,6 +145,19 @@ class StoredChunk:
 
 
 @dataclass(frozen=True)
+class Passage:
+    """One scored unit of a chunk: the chunk itself (idx 0) or one of its sentence windows."""
+
+    idx: int
+    start: int  # offsets in the chunk text
+    end: int
+    vector: np.ndarray  # normalised
+
+
+PassageMap = Mapping[str, Sequence[Passage]]  # chunk id -> its passages
+
+
+@dataclass(frozen=True)
 class DocumentEntry:
     doc_id: str
     source: str
@@ -137,6 +186,10 @@ class Catalog:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def read(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -200,22 +253,19 @@ class Catalog:
         ]
 
     def replace_all_chunks(
-        self, conn: sqlite3.Connection, chunks_by_doc: dict[str, Sequence[Chunk]]
+        self,
+        conn: sqlite3.Connection,
+        chunks_by_doc: dict[str, Sequence[Chunk]],
+        passages: PassageMap,
     ) -> None:
         """Swap every document's chunks at once (a re-embed with new settings)."""
         conn.execute("DELETE FROM chunks")
+        conn.execute("DELETE FROM passages")
         for doc_id, chunks in chunks_by_doc.items():
             conn.execute(
                 "UPDATE documents SET chunk_count = ? WHERE doc_id = ?", (len(chunks), doc_id)
             )
-            conn.executemany(
-                "INSERT INTO chunks(chunk_id, doc_id, idx, heading, prefix, text, start, end)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (c.chunk_id, c.doc_id, c.index, c.heading, c.prefix, c.text, c.start, c.end)
-                    for c in chunks
-                ],
-            )
+            _insert_chunks(conn, chunks, passages)
 
     def chunk_ids(self, doc_ids: Iterable[str] | None = None) -> set[str]:
         with self._lock:
@@ -233,7 +283,11 @@ class Catalog:
         return {r[0] for r in rows}
 
     def replace_document(
-        self, conn: sqlite3.Connection, doc: Document, chunks: Sequence[Chunk]
+        self,
+        conn: sqlite3.Connection,
+        doc: Document,
+        chunks: Sequence[Chunk],
+        passages: PassageMap,
     ) -> None:
         """Swap a document's chunks and manifest row (call inside `transaction()`)."""
         conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc.doc_id,))
@@ -259,14 +313,7 @@ class Catalog:
                 dumps(doc.metadata),
             ),
         )
-        conn.executemany(
-            "INSERT INTO chunks(chunk_id, doc_id, idx, heading, prefix, text, start, end)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (c.chunk_id, c.doc_id, c.index, c.heading, c.prefix, c.text, c.start, c.end)
-                for c in chunks
-            ],
-        )
+        _insert_chunks(conn, chunks, passages)
 
     def delete_documents(self, conn: sqlite3.Connection, doc_ids: Iterable[str]) -> None:
         conn.executemany("DELETE FROM chunks WHERE doc_id = ?", [(d,) for d in doc_ids])
@@ -275,6 +322,27 @@ class Catalog:
     def clear(self, conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM chunks")
         conn.execute("DELETE FROM documents")
+
+    def passages(self, chunk_ids: Sequence[str]) -> dict[str, list[Passage]]:
+        """The stored passages of these chunks (chunks stored before windows existed: none)."""
+        if not chunk_ids:
+            return {}
+        found: dict[str, list[Passage]] = {}
+        ids = list(chunk_ids)
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                marks = ",".join("?" * len(part))
+                rows = self._conn.execute(
+                    "SELECT chunk_id, idx, start, end, vector FROM passages"
+                    f" WHERE chunk_id IN ({marks}) ORDER BY chunk_id, idx",
+                    part,
+                ).fetchall()
+                for r in rows:
+                    found.setdefault(r[0], []).append(
+                        Passage(r[1], r[2], r[3], np.frombuffer(r[4], dtype=np.float16))
+                    )
+        return found
 
     # -- reading ------------------------------------------------------------------------
     def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
@@ -365,6 +433,25 @@ class Catalog:
         with self._lock:
             cursor = self._conn.execute("DELETE FROM sources WHERE key = ?", (key,))
         return cursor.rowcount > 0
+
+
+def _insert_chunks(conn: sqlite3.Connection, chunks: Sequence[Chunk], passages: PassageMap) -> None:
+    conn.executemany(
+        "INSERT INTO chunks(chunk_id, doc_id, idx, heading, prefix, text, start, end)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (c.chunk_id, c.doc_id, c.index, c.heading, c.prefix, c.text, c.start, c.end)
+            for c in chunks
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO passages(chunk_id, idx, start, end, vector) VALUES (?, ?, ?, ?, ?)",
+        [
+            (c.chunk_id, p.idx, p.start, p.end, p.vector.astype(np.float16).tobytes())
+            for c in chunks
+            for p in passages.get(c.chunk_id, ())
+        ],
+    )
 
 
 def _stored(r: sqlite3.Row) -> StoredChunk:

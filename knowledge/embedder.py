@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +36,9 @@ def resolve_model_path(model: str) -> str:
 class Embedder:
     """A sentence-transformers model on the CPU; thread-safe, normalised float32 vectors."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, *, batch_size: int = 32) -> None:
+    def __init__(
+        self, model: str = DEFAULT_MODEL, *, batch_size: int = 32, bulk_bf16: bool = True
+    ) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         from sentence_transformers import SentenceTransformer
@@ -47,6 +50,9 @@ class Embedder:
         self.path = resolve_model_path(model)
         self.model = SentenceTransformer(self.path, device="cpu")
         self.batch_size = batch_size
+        # Bulk encodes (ingest) under bf16 autocast: ~1.8-3x faster on this CPU kind, cosine
+        # 0.99997 to fp32 (bench/ingest_bench.py measures both). Questions stay in fp32.
+        self.bulk_bf16 = bulk_bf16
         self.dim = int(self.model.get_embedding_dimension())
         self.max_seq_length = int(self.model.max_seq_length)
         # Bulk (sync) and query encodes run side by side: a question must never wait behind a
@@ -77,7 +83,10 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if query:
             return self._encode_queries(list(texts))
-        with self._bulk_lock:
+        import torch
+
+        precision = torch.autocast("cpu", dtype=torch.bfloat16) if self.bulk_bf16 else nullcontext()
+        with self._bulk_lock, precision:
             vectors = self.model.encode(
                 list(texts),
                 batch_size=self.batch_size,

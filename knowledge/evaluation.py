@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge.answer import compose_answer
+from knowledge.answer import ANSWER, DECLINE, SUGGEST, compose_answer
 from knowledge.base import KnowledgeBase
 
 KS = (1, 3, 5, 10)
@@ -44,8 +44,19 @@ def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().lower()
 
 
+def shown_right(shown: list[str], answer_hint: str) -> bool:
+    """The fan's measure: the normalised answer hint is inside a passage they were shown."""
+    hint = _norm(answer_hint)
+    return bool(hint) and any(hint in _norm(text) for text in shown)
+
+
 def evaluate(kb: KnowledgeBase, questions: list[Question], k: int = 10) -> dict:
-    """Recall@1/3/5/10 and MRR@10 on answerable questions; abstention on both kinds."""
+    """Recall@1/3/5/10 and MRR@10 on answerable questions, and what the fan is shown.
+
+    `answered_right`, `answered_wrong`, `suggested_right` and `declined` are shares of the
+    answerable questions; `unanswerable_answered` is the share of unanswerable questions that
+    were given an *answer* (a suggestion is not one).
+    """
     per_question = []
     for q in questions:
         hits = kb.search(q.question, k=max(k, 10))
@@ -63,12 +74,20 @@ def evaluate(kb: KnowledgeBase, questions: list[Question], k: int = 10) -> dict:
                 "kind": q.kind,
                 "question": q.question,
                 "rank": rank,
+                "mode": answer.mode,
+                "shown": answer.shown,
+                "right": q.answerable and shown_right(answer.shown, q.answer_hint),
                 "abstained": answer.abstained,
                 "confidence": round(answer.confidence, 4),
                 "features": {key: round(v, 4) for key, v in answer.features.items()},
                 "top": hits[0].chunk.path if hits else None,
             }
         )
+    return summarise(per_question)
+
+
+def summarise(per_question: list[dict]) -> dict:
+    """Overall figures from per-question rows (rank, mode, right, abstained, kind)."""
     answerable = [r for r in per_question if r["kind"] != "unanswerable"]
     unanswerable = [r for r in per_question if r["kind"] == "unanswerable"]
 
@@ -82,6 +101,14 @@ def evaluate(kb: KnowledgeBase, questions: list[Question], k: int = 10) -> dict:
     result["mrr@10"] = (
         sum(1 / r["rank"] for r in answerable if r["rank"]) / len(answerable) if answerable else 0.0
     )
+    result["answered_right"] = share(answerable, lambda r: r["mode"] == ANSWER and r["right"])
+    result["answered_wrong"] = share(answerable, lambda r: r["mode"] == ANSWER and not r["right"])
+    result["suggested_right"] = share(answerable, lambda r: r["mode"] == SUGGEST and r["right"])
+    result["suggested_wrong"] = share(answerable, lambda r: r["mode"] == SUGGEST and not r["right"])
+    result["declined"] = share(answerable, lambda r: r["mode"] == DECLINE)
+    result["shown_right"] = result["answered_right"] + result["suggested_right"]
+    result["unanswerable_answered"] = share(unanswerable, lambda r: r["mode"] == ANSWER)
+    result["unanswerable_declined"] = share(unanswerable, lambda r: r["mode"] == DECLINE)
     result["abstain_unanswerable"] = share(unanswerable, lambda r: r["abstained"])
     result["wrong_abstain"] = share(answerable, lambda r: r["abstained"])
     result["n_answerable"] = len(answerable)

@@ -10,8 +10,25 @@ import numpy as np
 from ingest.documents import PUBLIC
 from knowledge.catalog import Catalog, StoredChunk
 
-RRF_K = 60  # the usual reciprocal-rank-fusion constant
-CANDIDATES = 40  # candidates taken from each retriever before fusion
+
+@dataclass(frozen=True)
+class RankSettings:
+    """How candidates are gathered, fused and rescored (bench/tune_ranking.py measures them).
+
+    Each retriever gives `candidates`; reciprocal-rank fusion with a small constant keeps the
+    top ranks of either retriever near the top. The first `rescore` fused candidates are then
+    scored by their best passage (the chunk or one of its sentence windows) and ordered by
+    `passage_weight * passage cosine + fused RRF score` (the RRF score is scaled by `rrf_k`
+    so that first place in one retriever counts 1/(1 + 1/rrf_k)).
+    """
+
+    candidates: int = 100
+    rrf_k: int = 8
+    rescore: int = 30
+    passage_weight: float = 1.0
+
+
+DEFAULT_RANKING = RankSettings()
 
 
 @dataclass(frozen=True)
@@ -47,11 +64,75 @@ PUBLIC_ONLY = SearchFilter(visibility=PUBLIC)
 @dataclass(frozen=True)
 class Hit:
     chunk: StoredChunk
-    score: float  # fused rank score
+    score: float  # the final ranking score
     dense: float | None  # cosine similarity, when the dense retriever found it
     lexical: float | None  # BM25 score, when the lexical retriever found it
     dense_rank: int | None
     lexical_rank: int | None
+    fused: float = 0.0  # reciprocal-rank fusion score, scaled so that a first place counts ~1
+    passage: float | None = None  # cosine of the best passage (chunk or sentence window)
+    span: tuple[int, int] | None = None  # that passage's offsets in the chunk text
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A chunk either retriever proposed, with its rank (0 = first) in each."""
+
+    chunk_id: str
+    dense: float | None
+    dense_rank: int | None
+    lexical: float | None
+    lexical_rank: int | None
+
+    def fused(self, ranking: RankSettings) -> float:
+        """Reciprocal-rank fusion, scaled by rrf_k so that a first place counts about 1."""
+        k, n = ranking.rrf_k, ranking.candidates
+        return sum(
+            k / (k + r + 1) for r in (self.dense_rank, self.lexical_rank) if r is not None and r < n
+        )
+
+
+def gather_candidates(
+    question: str,
+    query_vector: np.ndarray,
+    *,
+    catalog: Catalog,
+    collection: Any,
+    search_filter: SearchFilter,
+    n: int,
+) -> list[Candidate]:
+    """Up to n dense and n lexical candidates, unordered."""
+    # No count() first: it costs ~15 ms at 100k vectors, and chromadb returns what it has.
+    dense = _dense(query_vector, collection, n, search_filter)
+    lexical = catalog.lexical_search(question, n)
+    dense_at = {cid: (rank, sim) for rank, (cid, sim) in enumerate(dense)}
+    lexical_at = {cid: (rank, score) for rank, (cid, score) in enumerate(lexical)}
+    candidates = []
+    for cid in dense_at.keys() | lexical_at.keys():
+        d, lx = dense_at.get(cid), lexical_at.get(cid)
+        candidates.append(
+            Candidate(
+                chunk_id=cid,
+                dense=d[1] if d else None,
+                dense_rank=d[0] if d else None,
+                lexical=lx[1] if lx else None,
+                lexical_rank=lx[0] if lx else None,
+            )
+        )
+    return candidates
+
+
+def best_passages(
+    chunk_ids: list[str], query_vector: np.ndarray, catalog: Catalog
+) -> dict[str, tuple[float, tuple[int, int]]]:
+    """chunk id -> (cosine of its best passage, that passage's span in the chunk text)."""
+    found = {}
+    q = query_vector.astype(np.float32)
+    for cid, passages in catalog.passages(chunk_ids).items():
+        sims = np.stack([p.vector for p in passages]).astype(np.float32) @ q
+        best = int(np.argmax(sims))
+        found[cid] = (float(sims[best]), (passages[best].start, passages[best].end))
+    return found
 
 
 def hybrid_search(
@@ -62,40 +143,68 @@ def hybrid_search(
     collection: Any,
     k: int = 5,
     search_filter: SearchFilter = PUBLIC_ONLY,
-    dense_weight: float = 1.0,
-    lexical_weight: float = 0.7,
+    ranking: RankSettings = DEFAULT_RANKING,
 ) -> list[Hit]:
     """Top-k chunks for a question. The catalog is the authority on what may be shown."""
-    # No count() first: it costs ~15 ms at 100k vectors, and chromadb returns what it has.
-    dense = _dense(query_vector, collection, CANDIDATES, search_filter)
-    lexical = catalog.lexical_search(question, CANDIDATES)
-    fused: dict[str, float] = {}
-    for rank, (cid, _) in enumerate(dense):
-        fused[cid] = fused.get(cid, 0.0) + dense_weight / (RRF_K + rank + 1)
-    for rank, (cid, _) in enumerate(lexical):
-        fused[cid] = fused.get(cid, 0.0) + lexical_weight / (RRF_K + rank + 1)
-    order = sorted(fused, key=fused.__getitem__, reverse=True)
-    chunks = catalog.get_chunks(order[: k * 4])
-    dense_at = {cid: (rank, sim) for rank, (cid, sim) in enumerate(dense)}
-    lexical_at = {cid: (rank, score) for rank, (cid, score) in enumerate(lexical)}
+    candidates = gather_candidates(
+        question,
+        query_vector,
+        catalog=catalog,
+        collection=collection,
+        search_filter=search_filter,
+        n=ranking.candidates,
+    )
+    return rank_candidates(
+        candidates, query_vector, catalog=catalog, k=k, search_filter=search_filter, ranking=ranking
+    )
+
+
+def rank_candidates(
+    candidates: list[Candidate],
+    query_vector: np.ndarray,
+    *,
+    catalog: Catalog,
+    k: int,
+    search_filter: SearchFilter,
+    ranking: RankSettings = DEFAULT_RANKING,
+) -> list[Hit]:
+    """Fuse, rescore the best by their passages, and keep the k best the filter admits."""
+    fused = {c.chunk_id: c.fused(ranking) for c in candidates}
+    order = sorted(
+        (c for c in candidates if fused[c.chunk_id] > 0),
+        key=lambda c: (-fused[c.chunk_id], c.chunk_id),
+    )
+    pool = order[: max(ranking.rescore, k * 4)]
+    chunks = catalog.get_chunks([c.chunk_id for c in pool])
+    admitted = [
+        c for c in pool if c.chunk_id in chunks and search_filter.admits(chunks[c.chunk_id])
+    ]  # a vector whose chunk row is gone, or one this search may not show, drops out here
+    rescored = admitted[: ranking.rescore]
+    passages = best_passages([c.chunk_id for c in rescored], query_vector, catalog)
+
+    def final(c: Candidate) -> float:
+        found = passages.get(c.chunk_id)
+        passage = found[0] if found else (c.dense if c.dense is not None else 0.0)
+        return ranking.passage_weight * passage + fused[c.chunk_id]
+
+    scores = {c.chunk_id: final(c) for c in rescored}
+    rescored.sort(key=lambda c: (-scores[c.chunk_id], c.chunk_id))
     hits: list[Hit] = []
-    for cid in order:
-        chunk = chunks.get(cid)
-        if chunk is None or not search_filter.admits(chunk):
-            continue  # a vector whose chunk row is gone, or one this search may not show
-        d, lx = dense_at.get(cid), lexical_at.get(cid)
+    for c in [*rescored, *admitted[ranking.rescore :]][:k]:
+        found = passages.get(c.chunk_id)
         hits.append(
             Hit(
-                chunk=chunk,
-                score=fused[cid],
-                dense=d[1] if d else None,
-                lexical=lx[1] if lx else None,
-                dense_rank=d[0] if d else None,
-                lexical_rank=lx[0] if lx else None,
+                chunk=chunks[c.chunk_id],
+                score=scores.get(c.chunk_id, fused[c.chunk_id]),
+                dense=c.dense,
+                lexical=c.lexical,
+                dense_rank=c.dense_rank,
+                lexical_rank=c.lexical_rank,
+                fused=fused[c.chunk_id],
+                passage=found[0] if found else None,
+                span=found[1] if found else None,
             )
         )
-        if len(hits) == k:
-            break
     return hits
 
 

@@ -15,10 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ingest.chunking import Chunk, ChunkerSettings, chunk_document
 from ingest.documents import Document, LoadFailure
 from ingest.plan import SyncPlan
-from knowledge.catalog import Catalog
+from ingest.windows import sentence_windows, window_embed_text
+from knowledge.catalog import Catalog, Passage
 from knowledge.embedder import Embedder
 
 log = logging.getLogger(__name__)
@@ -40,6 +43,7 @@ class SyncReport:
     failed: list[LoadFailure] = field(default_factory=list)
     chunks_embedded: int = 0
     chunks_reused: int = 0
+    windows_embedded: int = 0
     seconds: float = 0.0
     # Why a source could not be listed completely (nothing of it was removed this run).
     incomplete: list[str] = field(default_factory=list)
@@ -54,6 +58,7 @@ class SyncReport:
         self.failed += other.failed
         self.chunks_embedded += other.chunks_embedded
         self.chunks_reused += other.chunks_reused
+        self.windows_embedded += other.windows_embedded
         self.seconds += other.seconds
         self.incomplete += other.incomplete
         self.refetch += other.refetch
@@ -106,13 +111,13 @@ def apply_plan(
         batch.append((doc, chunks))
         batch_size += len(chunks)
         if batch_size >= BATCH_CHUNKS:
-            _index_batch(batch, catalog, collection, embedder, report)
+            _index_batch(batch, catalog, collection, embedder, settings, report)
             done += len(batch)
             if progress:
                 progress(done, len(docs))
             batch, batch_size = [], 0
     if batch:
-        _index_batch(batch, catalog, collection, embedder, report)
+        _index_batch(batch, catalog, collection, embedder, settings, report)
         done += len(batch)
         if progress:
             progress(done, len(docs))
@@ -131,37 +136,94 @@ def _index_batch(
     catalog: Catalog,
     collection: Any,
     embedder: Embedder,
+    settings: ChunkerSettings,
     report: SyncReport,
 ) -> None:
     doc_ids = [doc.doc_id for doc, _ in batch]
     old_ids = catalog.chunk_ids(doc_ids)
     new_chunks = [(doc, c) for doc, chunks in batch for c in chunks]
-    wanted = [c.chunk_id for _, c in new_chunks]
-    # Vectors that exist already (same text in the same place, or left by an interrupted run)
-    # are reused; only their metadata is refreshed.
-    present = set(collection.get(ids=wanted, include=[])["ids"]) if wanted else set()
-    to_embed = [(doc, c) for doc, c in new_chunks if c.chunk_id not in present]
-    to_refresh = [(doc, c) for doc, c in new_chunks if c.chunk_id in present]
-    if to_embed:
-        vectors = embedder.encode([c.embed_text for _, c in to_embed])
-        for i in range(0, len(to_embed), UPSERT_CHUNKS):
-            part = to_embed[i : i + UPSERT_CHUNKS]
-            collection.upsert(
-                ids=[c.chunk_id for _, c in part],
-                embeddings=vectors[i : i + len(part)],
-                metadatas=[chunk_metadata(doc, c) for doc, c in part],
-            )
-    if to_refresh:
-        collection.update(
-            ids=[c.chunk_id for _, c in to_refresh],
-            metadatas=[chunk_metadata(doc, c) for doc, c in to_refresh],
-        )
+    passages = embed_chunks(
+        new_chunks,
+        collection,
+        catalog,
+        embedder,
+        report,
+        window_sentences=settings.window_sentences,
+        window_stride=settings.window_stride,
+    )
     with catalog.transaction() as conn:
         for doc, chunks in batch:
-            catalog.replace_document(conn, doc, chunks)
-    _delete_vectors(collection, old_ids - set(wanted))
-    report.chunks_embedded += len(to_embed)
-    report.chunks_reused += len(to_refresh)
+            catalog.replace_document(conn, doc, chunks, passages)
+    _delete_vectors(collection, old_ids - {c.chunk_id for _, c in new_chunks})
+
+
+def embed_chunks(
+    pairs: Sequence[tuple[Document, Chunk]],
+    collection: Any,
+    catalog: Catalog | None,
+    embedder: Embedder,
+    report: SyncReport,
+    *,
+    window_sentences: int = 3,
+    window_stride: int = 2,
+) -> dict[str, list[Passage]]:
+    """Store the chunks' vectors in the collection and return every chunk's passages.
+
+    Vectors that exist already (same text in the same place, or left by an interrupted run)
+    are reused, and so are the passages the catalog holds for an unchanged chunk (pass no
+    catalog when the settings changed). Everything new is encoded in one call, so the model
+    sorts chunks and windows by length together.
+    """
+    wanted = [c.chunk_id for _, c in pairs]
+    present = set(collection.get(ids=wanted, include=[])["ids"]) if wanted else set()
+    stored = catalog.passages(wanted) if catalog is not None else {}
+    texts: list[str] = []
+    jobs: list[tuple[Chunk, int, int, int]] = []  # (chunk, passage idx, start, end)
+    from_store: list[str] = []  # chunk vectors to read back from the collection
+    for _, c in pairs:
+        if c.chunk_id not in present:
+            texts.append(c.embed_text)
+            jobs.append((c, 0, 0, len(c.text)))
+        if c.chunk_id in stored:
+            continue
+        if c.chunk_id in present:
+            from_store.append(c.chunk_id)
+        windows = sentence_windows(c.text, window_sentences, window_stride)
+        for n, w in enumerate(windows, start=1):
+            texts.append(window_embed_text(c.prefix, w.text_in(c.text)))
+            jobs.append((c, n, w.start, w.end))
+    vectors = embedder.encode(texts)
+    passages: dict[str, list[Passage]] = {cid: list(ps) for cid, ps in stored.items()}
+    fresh: list[tuple[Document, Chunk, np.ndarray]] = []
+    by_id = {c.chunk_id: doc for doc, c in pairs}
+    for (c, idx, start, end), vector in zip(jobs, vectors, strict=True):
+        if idx == 0:
+            fresh.append((by_id[c.chunk_id], c, vector))
+        passages.setdefault(c.chunk_id, []).append(Passage(idx, start, end, vector))
+    if from_store:
+        got = collection.get(ids=from_store, include=["embeddings"])
+        lengths = {c.chunk_id: len(c.text) for _, c in pairs}
+        for cid, vector in zip(got["ids"], got["embeddings"], strict=True):
+            passages.setdefault(cid, []).insert(
+                0, Passage(0, 0, lengths[cid], np.asarray(vector, dtype=np.float32))
+            )
+    for i in range(0, len(fresh), UPSERT_CHUNKS):
+        part = fresh[i : i + UPSERT_CHUNKS]
+        collection.upsert(
+            ids=[c.chunk_id for _, c, _ in part],
+            embeddings=np.stack([v for _, _, v in part]),
+            metadatas=[chunk_metadata(doc, c) for doc, c, _ in part],
+        )
+    refresh = [(by_id[cid], cid) for cid in wanted if cid in present]
+    if refresh:
+        collection.update(
+            ids=[cid for _, cid in refresh],
+            metadatas=[chunk_metadata(doc, c) for doc, c in pairs if c.chunk_id in present],
+        )
+    report.chunks_embedded += len(fresh)
+    report.chunks_reused += len(refresh)
+    report.windows_embedded += len(jobs) - len(fresh)
+    return passages
 
 
 def _delete_vectors(collection: Any, ids: set[str]) -> None:

@@ -1,9 +1,29 @@
-"""The vector store: a chromadb PersistentClient on disk, one collection per knowledge base."""
+"""The vector store: a chromadb PersistentClient on disk, one collection per knowledge base.
+
+Two processes share the store (the bot serves it while `greenroom ingest` changes it), but
+chromadb's embedded client keeps each collection's index in memory, per process, and never
+notices another process's writes: its queries then miss new vectors or fail with
+`InternalError ... Error finding id`, and a write made from that stale memory can save an index
+without the other process's vectors. So:
+- chroma's own SQLite file is the authority. Its log head and collection count change with
+  every write of any process; each call compares them with what this process last saw (~10 us)
+  and, if another process wrote since, reopens chromadb's Rust bindings first (fresh caches:
+  an index is reloaded from disk and chroma's log on first use).
+- Writes, reopens and a collection's first query after a reopen hold `chroma.lock` (an flock),
+  so no process writes from a stale state or loads an index while another saves it.
+- A read that still fails with chromadb's InternalError or NotFoundError (another process wrote
+  between the check and the read) reopens and is tried once more.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import logging
-from collections.abc import Sequence
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +64,61 @@ def _chroma_embedding_function(embedder: Embedder) -> Any:
     return GreenroomEmbedding()
 
 
+class ProcessLock:
+    """A re-entrant lock that also excludes other processes: an flock on `path` while held.
+
+    The outermost holder opens the file and takes the flock; a lock belongs to its open file, so
+    two instances on one path exclude each other even in one process, and the kernel drops it
+    when the process dies.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+
+    def __enter__(self) -> ProcessLock:
+        self._lock.acquire()
+        if self._depth == 0:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                except BaseException:
+                    os.close(fd)
+                    raise
+            except BaseException:
+                self._lock.release()
+                raise
+            self._fd = fd
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            os.close(self._fd)  # closing the file releases the flock
+            self._fd = None
+        self._lock.release()
+
+
+# What another process's write changes in chroma's SQLite file: a write appends to the log
+# (seq ids only grow: chroma purges below its watermarks, never the newest entry), creating or
+# deleting a collection changes the count. Reopening the bindings changes neither.
+_STORE_STATE = (
+    "SELECT (SELECT max(seq_id) FROM embeddings_queue), (SELECT count(*) FROM collections)"
+)
+_READS = frozenset({"query", "get", "count", "peek"})
+
+
 class VectorStore:
     """Chroma on disk. Vectors are added precomputed (we batch the model ourselves)."""
 
     def __init__(self, path: Path, embedder: Embedder) -> None:
         import chromadb
         from chromadb.config import Settings
+        from chromadb.errors import InternalError, NotFoundError
 
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -59,8 +128,85 @@ class VectorStore:
         )
         self._ef = _chroma_embedding_function(embedder)
         self._handles: dict[str, Any] = {}  # opening a collection costs 2-5 ms per query
+        self._collections: dict[str, Collection] = {}
+        # chromadb keeps one RustBindingsAPI per path and process, shared by all its clients;
+        # start() gives it new Rust bindings, which is how this process forgets what it cached.
+        self._server = self.client._server
+        if not (
+            callable(getattr(self._server, "start", None)) and hasattr(self._server, "bindings")
+        ):
+            raise RuntimeError("knowledge/vectors.py cannot reopen this chromadb (made for 1.5)")
+        self._retry_errors = (InternalError, NotFoundError)
+        self._lock = ProcessLock(path.with_name(path.name + ".lock"))
+        self._warm: set[str] = set()  # collections queried (index loaded) since the last reopen
+        self._state_conn: sqlite3.Connection | None = None
+        self._state_lock = threading.Lock()
+        with self._lock:
+            self._seen = self._store_state()
 
-    def collection(self, name: str) -> Any:
+    # -- staying current with other processes (see the module docstring) --------------------
+    def _store_state(self) -> tuple[Any, ...]:
+        with self._state_lock:
+            if self._state_conn is None:
+                # Only reads, but opened read-write so that a journal left by a killed writer
+                # is rolled back rather than failing every check.
+                self._state_conn = sqlite3.connect(
+                    self.path / "chroma.sqlite3", check_same_thread=False, isolation_level=None
+                )
+            # fetchall: a statement left half-read would hold a read lock against writers
+            return tuple(self._state_conn.execute(_STORE_STATE).fetchall()[0])
+
+    def _reopen(self) -> None:
+        self._warm.clear()
+        self._handles.clear()
+        self._server.start()
+
+    @contextmanager
+    def _exclusive(self, reopen: bool = False) -> Iterator[None]:
+        """Hold the store lock with this process caught up (reopened if another process wrote
+        since it last looked, or when asked); its own writes meanwhile are not news."""
+        with self._lock:
+            try:
+                if reopen or self._store_state() != self._seen:
+                    log.debug("reopening the vector store")
+                    self._reopen()
+                yield
+            finally:
+                self._seen = self._store_state()
+
+    def _call(self, name: str, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+        handle = self._handles.get(name)
+        if (
+            method in _READS
+            and handle is not None
+            and name in self._warm
+            and self._store_state() == self._seen
+        ):
+            try:
+                return getattr(handle, method)(*args, **kwargs)
+            except self._retry_errors as exc:
+                log.info("vector store %s failed (%s): reopening, trying once more", method, exc)
+                return self._call_exclusive(name, method, args, kwargs, reopen=True)
+        return self._call_exclusive(name, method, args, kwargs, reopen=False)
+
+    def _call_exclusive(
+        self, name: str, method: str, args: tuple, kwargs: dict[str, Any], *, reopen: bool
+    ) -> Any:
+        with self._exclusive(reopen):
+            try:
+                result = getattr(self._handle(name), method)(*args, **kwargs)
+            except self._retry_errors as exc:
+                if reopen:
+                    raise
+                log.info("vector store %s failed (%s): reopening, trying once more", method, exc)
+                self._reopen()
+                result = getattr(self._handle(name), method)(*args, **kwargs)
+            if method == "query":
+                self._warm.add(name)
+            return result
+
+    def _handle(self, name: str) -> Any:
+        """chromadb's handle on a collection, created if missing (call under the lock)."""
         handle = self._handles.get(name)
         if handle is None:
             handle = self.client.get_or_create_collection(
@@ -72,12 +218,75 @@ class VectorStore:
             self._handles[name] = handle
         return handle
 
+    # -- the API ----------------------------------------------------------------------------
+    def collection(self, name: str) -> Collection:
+        collection = self._collections.get(name)
+        if collection is None:
+            collection = self._collections.setdefault(name, Collection(self, name))
+        return collection
+
     def drop(self, name: str) -> None:
-        self._handles.pop(name, None)
-        try:
-            self.client.delete_collection(name)
-        except Exception:
-            log.debug("collection %s was already gone", name)
+        with self._exclusive():
+            self._handles.pop(name, None)
+            self._warm.discard(name)
+            try:
+                self.client.delete_collection(name)
+            except Exception:
+                log.debug("collection %s was already gone", name)
 
     def names(self) -> list[str]:
-        return [c.name for c in self.client.list_collections()]
+        with self._exclusive():
+            return [c.name for c in self.client.list_collections()]
+
+    def close(self) -> None:
+        """Close this store's own SQLite connection (reopened if the store is used again)."""
+        with self._state_lock:
+            if self._state_conn is not None:
+                self._state_conn.close()
+                self._state_conn = None
+
+
+class Collection:
+    """A collection that stays usable when another process changes the store.
+
+    Takes chromadb's collection calls (query, get, count, upsert, update, delete, ...), each
+    through the store's check, so a caller can keep one as long as it likes.
+    """
+
+    def __init__(self, store: VectorStore, name: str) -> None:
+        self.store = store
+        self.name = name
+
+    def query(self, *args: Any, **kwargs: Any) -> Any:
+        return self.store._call(self.name, "query", args, kwargs)
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        return self.store._call(self.name, "get", args, kwargs)
+
+    def count(self) -> int:
+        return self.store._call(self.name, "count", (), {})
+
+    def peek(self, *args: Any, **kwargs: Any) -> Any:
+        return self.store._call(self.name, "peek", args, kwargs)
+
+    def add(self, *args: Any, **kwargs: Any) -> None:
+        self.store._call(self.name, "add", args, kwargs)
+
+    def upsert(self, *args: Any, **kwargs: Any) -> None:
+        self.store._call(self.name, "upsert", args, kwargs)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        self.store._call(self.name, "update", args, kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        return self.store._call(self.name, "delete", args, kwargs)
+
+    def __getattr__(self, attribute: str) -> Any:
+        """Anything else (configuration_json, metadata, id) from chromadb's current handle."""
+        if attribute.startswith("_"):
+            raise AttributeError(attribute)
+        with self.store._exclusive():
+            return getattr(self.store._handle(self.name), attribute)
+
+    def __repr__(self) -> str:
+        return f"Collection({self.name!r})"

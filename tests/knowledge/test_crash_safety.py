@@ -90,8 +90,8 @@ def run(mode, data_dir):
         replace = Catalog.replace_document
         calls = []
 
-        def replace_document(self, conn, doc, chunks):
-            replace(self, conn, doc, chunks)
+        def replace_document(self, conn, doc, chunks, passages):
+            replace(self, conn, doc, chunks, passages)
             calls.append(doc.doc_id)
             if len(calls) == 2:
                 wait_for_the_kill("inside the catalog transaction")
