@@ -192,3 +192,59 @@ async def test_context_menu_is_for_mods_only(world, services):
             world.general, lambda m: m.reference_id == target.id, timeout=5
         )
         assert "Sora 2" in reply.embed["description"]
+
+
+async def test_a_follow_up_to_a_long_question_is_answered(world, services):
+    # The first question is close to the 500-character limit; with the reply it passes it.
+    padding = " I keep wondering about it every single time the stream starts up."
+    long_question = UNCOVERED + padding * 7
+    assert 450 < len(long_question) <= 500
+    async with greenroom(world, services) as bot:
+        mark = world.double.mark()
+        await world.double.send_message(
+            world.guild, world.general, world.fan, f"<@{bot.user.id}> {long_question}"
+        )
+        answer = await world.double.wait_for_message(world.general, after=mark, timeout=10)
+        assert "don't cover" in answer.embed["description"]
+        mark = world.double.mark()
+        reply = await world.double.send_message(
+            world.guild, world.general, world.fan, "and on fridays?", reference=answer
+        )
+        follow = await world.double.wait_for_message(world.general, after=mark, timeout=10)
+        assert follow.reference_id == reply.id
+        assert follow.embed["title"] == "and on fridays?"
+
+        # Every other way in with a question over the limit says so.
+        too_long = "why " * 200
+        for text, reference in ((f"<@{bot.user.id}> {too_long}", None), (too_long, answer)):
+            sent = await world.double.send_message(
+                world.guild, world.general, world.fan, text, reference=reference
+            )
+            refusal = await world.double.wait_for_message(
+                world.general, lambda m, sent=sent: m.reference_id == sent.id, timeout=10
+            )
+            assert "characters long" in refusal.content
+        long_message = await world.double.send_message(
+            world.guild, world.general, world.fan2, too_long
+        )
+        menu = await world.double.context_menu(
+            world.guild, world.general, world.mod, "Answer from notes", long_message
+        )
+        assert "characters long" in (await menu.wait_message()).content and menu.ephemeral
+    logged = await services.questions.open_gaps(world.guild.id)
+    assert {q.question for q in logged} == {long_question, "and on fridays?"}
+
+
+def test_a_follow_up_read_with_its_question_stays_within_the_limit():
+    from bot.exts.ask._cog import with_first_question
+    from knowledge.base import MAX_QUESTION_CHARS, check_question
+
+    first = check_question("how did you make the neon intro " * 15)
+    for follow_up in ("which one?", "and the moth " * 30):
+        follow_up = check_question(follow_up)
+        combined = with_first_question(first, follow_up)
+        assert check_question(combined) == combined and len(combined) <= MAX_QUESTION_CHARS
+        assert combined.endswith(follow_up)
+    assert with_first_question("how did you make the intro?", "which one?") == (
+        "how did you make the intro? which one?"
+    )

@@ -17,7 +17,7 @@ from bot.exts.ask._views import answer_view
 from bot.guild_config import GuildConfig
 from bot.render import answer_embed
 from knowledge.answer import Answer
-from knowledge.base import KnowledgeError, check_question
+from knowledge.base import MAX_QUESTION_CHARS, KnowledgeError, check_question
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,13 @@ def searchable_text(question: str) -> str:
     """The question without Discord mentions, which only dilute retrieval."""
     text = " ".join(_MENTION.sub(" ", question).split())
     return text or question
+
+
+def with_first_question(first: str, follow_up: str) -> str:
+    """A short follow-up read together with the question it follows, within the question
+    limit: the first question's end is cut, the fan's own words are kept whole."""
+    room = MAX_QUESTION_CHARS - len(follow_up) - 1
+    return f"{first[:room].rstrip()} {follow_up}" if room > 0 else follow_up
 
 
 def looks_like_question(text: str) -> bool:
@@ -187,7 +194,7 @@ class AskCog(commands.Cog):
             return
         retrieval = None
         if follow_up_of and len(question.split()) <= FOLLOW_UP_WORDS:
-            retrieval = f"{follow_up_of} {question}"
+            retrieval = with_first_question(follow_up_of, question)
         async with message.channel.typing():
             answer, question_id = await self._answer(
                 message.guild.id,
