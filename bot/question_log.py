@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -37,7 +38,23 @@ MIGRATIONS = [
             PRIMARY KEY (question_id, user_id)
         );
         """,
-    )
+    ),
+    # What the fan was shown, so that buttons work after a restart: the tier, the passages'
+    # chunk ids in order (the answer's, or each suggestion's), the learned entry an answer came
+    # from, the text the knowledge base was asked (mentions stripped, a short follow-up joined
+    # to its first question), and the learned entry a confirmation of this question made.
+    Migration(
+        2,
+        """
+        ALTER TABLE questions ADD COLUMN mode TEXT NOT NULL DEFAULT 'decline'
+            CHECK (mode IN ('answer', 'suggest', 'decline'));
+        UPDATE questions SET mode = 'answer' WHERE outcome = 'answered';
+        ALTER TABLE questions ADD COLUMN shown_chunks TEXT NOT NULL DEFAULT '[]';
+        ALTER TABLE questions ADD COLUMN learned_id INTEGER;
+        ALTER TABLE questions ADD COLUMN searched TEXT;
+        ALTER TABLE questions ADD COLUMN confirmed_id INTEGER;
+        """,
+    ),
 ]
 
 
@@ -54,6 +71,11 @@ class LoggedQuestion:
     asked_message_id: int | None
     score: int  # up-votes minus down-votes
     resolved: bool
+    mode: str = "decline"  # answer, suggest or decline (knowledge.answer)
+    shown_chunks: tuple[str, ...] = ()  # the answer's passage, or each suggestion's, in order
+    learned_id: int | None = None  # the learned entry the answer came from
+    searched: str = ""  # the text the knowledge base was asked
+    confirmed_id: int | None = None  # the learned entry a confirmation of this question made
 
 
 @dataclass(frozen=True)
@@ -87,6 +109,11 @@ def _row(r) -> LoggedQuestion:
         asked_message_id=r["asked_message_id"],
         score=int(r["score"]),
         resolved=r["resolved_at"] is not None,
+        mode=r["mode"],
+        shown_chunks=tuple(json.loads(r["shown_chunks"])),
+        learned_id=r["learned_id"],
+        searched=r["searched"] or r["question"],
+        confirmed_id=r["confirmed_id"],
     )
 
 
@@ -108,11 +135,35 @@ class QuestionLog:
         confidence: float,
         via: str,
         asked_message_id: int | None = None,
+        mode: str = "decline",
+        shown_chunks: Sequence[str] = (),
+        learned_id: int | None = None,
+        searched: str | None = None,
     ) -> int:
         return await self.db.execute(
             "INSERT INTO questions(guild_id, channel_id, user_id, question, outcome, confidence,"
-            " via, asked_message_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (guild_id, channel_id, user_id, question, outcome, confidence, via, asked_message_id),
+            " via, asked_message_id, mode, shown_chunks, learned_id, searched)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                guild_id,
+                channel_id,
+                user_id,
+                question,
+                outcome,
+                confidence,
+                via,
+                asked_message_id,
+                mode,
+                json.dumps(list(shown_chunks)),
+                learned_id,
+                searched if searched != question else None,
+            ),
+        )
+
+    async def set_confirmed(self, question_id: int, entry_id: int | None) -> None:
+        """Remember the learned entry this question's confirmation made (a 👎 undoes it)."""
+        await self.db.execute(
+            "UPDATE questions SET confirmed_id = ? WHERE id = ?", (entry_id, question_id)
         )
 
     async def attach_message(self, question_id: int, message_id: int) -> None:
@@ -150,10 +201,10 @@ class QuestionLog:
 
     async def open_gaps(self, guild_id: int, limit: int = 200) -> list[LoggedQuestion]:
         rows = await self.db.fetchall(
-            f"{_SELECT} WHERE q.guild_id = ? AND q.resolved_at IS NULL"
-            " AND (q.outcome != 'answered' OR"
-            " (SELECT COALESCE(SUM(vote), 0) FROM ratings r WHERE r.question_id = q.id) < 0)"
-            " ORDER BY q.created_at DESC LIMIT ?",
+            # Not answered (unless a fan said a suggestion answered it), or voted down.
+            f"SELECT * FROM ({_SELECT} WHERE q.guild_id = ? AND q.resolved_at IS NULL)"
+            " WHERE (outcome != 'answered' AND score <= 0) OR score < 0"
+            " ORDER BY created_at DESC LIMIT ?",
             (guild_id, limit),
         )
         return [_row(r) for r in rows]

@@ -1,13 +1,16 @@
-"""How answers look in Discord (and, as text, in `greenroom console`)."""
+"""How answers look in Discord (and, as text, in `greenroom console`): one look per tier."""
 
 from __future__ import annotations
 
+import re
+
 import discord
 
-from knowledge.answer import Answer
+from knowledge.answer import ANSWER, SUGGEST, Answer, Citation
 
 MAX_SOURCES = 5
 ANSWER_COLOUR = discord.Colour.from_rgb(76, 175, 80)
+SUGGEST_COLOUR = discord.Colour.from_rgb(255, 179, 0)
 ABSTAIN_COLOUR = discord.Colour.from_rgb(158, 158, 158)
 
 
@@ -15,30 +18,60 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+def escape(text: str) -> str:
+    """Text from notes or members shown as it is written, never as Discord markdown."""
+    return discord.utils.escape_markdown(text)
+
+
+def _cited(citation: Citation, limit: int) -> str:
+    label = escape(_clip(citation.label, limit))
+    return f"[{label}]({citation.url})" if citation.url else label
+
+
 def answer_embed(answer: Answer) -> discord.Embed:
-    embed = discord.Embed(
-        title=_clip(answer.question, 256),
-        description=_clip(answer.text, 4000),
-        colour=ABSTAIN_COLOUR if answer.abstained else ANSWER_COLOUR,
-    )
-    if not answer.abstained and answer.citations:
-        lines = []
-        for n, citation in enumerate(answer.citations[:MAX_SOURCES], start=1):
-            label = discord.utils.escape_markdown(_clip(citation.label, 120))
-            lines.append(f"{n}. [{label}]({citation.url})" if citation.url else f"{n}. {label}")
-        embed.add_field(name="Sources", value=_clip("\n".join(lines), 1024), inline=False)
-    if answer.abstained:
-        embed.set_footer(text="A mod can answer this one. Use “Ask a mod” below.")
+    embed = discord.Embed(title=_clip(escape(answer.question), 256))
+    if answer.mode == ANSWER:
+        embed.colour = ANSWER_COLOUR
+        embed.description = _clip(escape(answer.text), 4000)
+        if answer.citations:
+            lines = [
+                f"{n}. {_cited(c, 120)}"
+                for n, c in enumerate(answer.citations[:MAX_SOURCES], start=1)
+            ]
+            embed.add_field(name="Sources", value=_clip("\n".join(lines), 1024), inline=False)
+        confirmed = " · confirmed before for a question like this" if answer.learned else ""
+        embed.set_footer(
+            text=f"From the streamer's notes{confirmed} · confidence {answer.confidence:.0%}"
+        )
+    elif answer.mode == SUGGEST:
+        embed.colour = SUGGEST_COLOUR
+        embed.description = _clip(answer.text, 4000)
+        for n, s in enumerate(answer.suggestions, start=1):
+            source = f"\n— {_cited(s, 200)}"
+            embed.add_field(
+                name=_clip(f"{n}. {escape(s.label)}", 256),
+                value=_clip(escape(s.passage), 1024 - len(source)) + source,
+                inline=False,
+            )
+        embed.set_footer(
+            text="If one of these answers it, press its “answered it” button."
+            " Otherwise a mod can answer: use “Ask a mod” below."
+        )
     else:
-        embed.set_footer(text=f"From the streamer's notes · confidence {answer.confidence:.0%}")
+        embed.colour = ABSTAIN_COLOUR
+        embed.description = _clip(answer.text, 4000)
+        embed.set_footer(text="A mod can answer this one. Use “Ask a mod” below.")
     return embed
 
 
+_ESCAPED = re.compile(r"\\([\\*_`~|>#\-\[])")
+
+
 def embed_as_text(embed: discord.Embed) -> str:
-    """The embed as plain text, for the console."""
+    """The embed as plain text, for the console (markdown escapes removed, as Discord shows)."""
     parts = [f"== {embed.title} ==", embed.description or ""]
     for field in embed.fields:
         parts += ["", f"{field.name}:", field.value]
     if embed.footer and embed.footer.text:
         parts += ["", f"({embed.footer.text})"]
-    return "\n".join(parts)
+    return _ESCAPED.sub(r"\1", "\n".join(parts))

@@ -14,11 +14,13 @@ from bot.question_log import QuestionLog
 from bot.ratelimit import QuestionLimiter
 from bot.settings import Settings
 from bot.storage import Database
+from ingest.connectors.outbound import outbound_client
 from ingest.documents import Document
 from knowledge.answer import Answer
 from knowledge.base import KnowledgeBase, Library
+from knowledge.learned import LearnedEntry
 from knowledge.retrieval import Hit, SearchFilter
-from knowledge.source_sync import SourceSyncer, source_client
+from knowledge.source_sync import SourceSyncer
 from knowledge.sync import SyncReport
 
 
@@ -48,10 +50,10 @@ class Services:
             clips=await ReviewQueue.open(db),
             clip_terms=await GuildTermStore.open(db),
             clip_store=await asyncio.to_thread(ClipStore, settings.clips_dir),
-            http=httpx.AsyncClient(),
+            http=outbound_client(allow_private=settings.clip_allow_private_hosts),
             sources=SourceSyncer(
                 library,
-                source_client(allow_private=settings.source_allow_private_hosts),
+                outbound_client(allow_private=settings.source_allow_private_hosts),
                 settings.source_tokens(),
             ),
         )
@@ -87,3 +89,44 @@ class Services:
 
     async def embed(self, texts: list[str]):
         return await asyncio.to_thread(self.library.embedder.encode, texts, query=True)
+
+    # Learned answers (knowledge/learned.py): each guild's live in its own knowledge base.
+    async def confirm(
+        self,
+        guild_id: int,
+        question: str,
+        chunk_id: str,
+        user_id: int,
+        *,
+        by_mod: bool,
+        question_id: int | None = None,
+    ) -> LearnedEntry | None:
+        """Remember that a passage answered a question; None if the passage is gone or private.
+
+        With `question_id`, the question log keeps the entry, so a 👎 there can undo it.
+        """
+        entry = await asyncio.to_thread(
+            lambda: self.kb(guild_id).confirm(question, chunk_id, user_id, by_mod=by_mod)
+        )
+        if entry is not None and question_id is not None:
+            await self.questions.set_confirmed(question_id, entry.id)
+        return entry
+
+    async def refute(self, guild_id: int, entry_id: int) -> bool:
+        return await asyncio.to_thread(lambda: self.kb(guild_id).learned.refute(entry_id))
+
+    async def learned_entries(self, guild_id: int) -> list[LearnedEntry]:
+        return await asyncio.to_thread(lambda: self.kb(guild_id).learned.entries())
+
+    async def learned_entry(self, guild_id: int, entry_id: int) -> LearnedEntry | None:
+        return await asyncio.to_thread(lambda: self.kb(guild_id).learned.get(entry_id))
+
+    async def first_chunk_id(self, guild_id: int, doc_id: str) -> str | None:
+        """The id of a document's first passage (its lowest index), if it has any."""
+
+        def first() -> str | None:
+            catalog = self.kb(guild_id).catalog
+            chunks = catalog.get_chunks(sorted(catalog.chunk_ids([doc_id])))
+            return min(chunks.values(), key=lambda c: c.index).chunk_id if chunks else None
+
+        return await asyncio.to_thread(first)

@@ -16,7 +16,7 @@ from bot.errors import SlowDown, UserFacingError
 from bot.exts.ask._views import answer_view
 from bot.guild_config import GuildConfig
 from bot.render import answer_embed
-from knowledge.answer import Answer
+from knowledge.answer import ANSWER, DECLINE, SUGGEST, Answer
 from knowledge.base import MAX_QUESTION_CHARS, KnowledgeError, check_question
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,16 @@ def with_first_question(first: str, follow_up: str) -> str:
     limit: the first question's end is cut, the fan's own words are kept whole."""
     room = MAX_QUESTION_CHARS - len(follow_up) - 1
     return f"{first[:room].rstrip()} {follow_up}" if room > 0 else follow_up
+
+
+TIERS = (ANSWER, SUGGEST, DECLINE)  # best first: a follow-up's retry is kept if not worse
+
+
+def shown_chunk_ids(answer: Answer) -> list[str]:
+    """The passages the fan is shown, in order: what the card's buttons refer to."""
+    if answer.mode == ANSWER:
+        return [answer.citations[0].chunk_id] if answer.citations else []
+    return [s.chunk_id for s in answer.suggestions] if answer.mode == SUGGEST else []
 
 
 def looks_like_question(text: str) -> bool:
@@ -98,10 +108,13 @@ class AskCog(commands.Cog):
         retrieval_question: str | None = None,
         silent_below: float | None = None,
     ) -> tuple[Answer, int]:
-        answer = await self.services.ask(guild_id, searchable_text(question))
+        searched = searchable_text(question)
+        answer = await self.services.ask(guild_id, searched)
         if answer.abstained and retrieval_question:
             # A short follow-up ("which one?") may only make sense with the first question.
-            answer = await self.services.ask(guild_id, searchable_text(retrieval_question))
+            retry = await self.services.ask(guild_id, searchable_text(retrieval_question))
+            if TIERS.index(retry.mode) <= TIERS.index(answer.mode):
+                answer, searched = retry, searchable_text(retrieval_question)
         answer.question = question
         outcome = "abstained" if answer.abstained else "answered"
         if silent_below is not None and (answer.abstained or answer.confidence < silent_below):
@@ -115,6 +128,10 @@ class AskCog(commands.Cog):
             confidence=answer.confidence,
             via=via,
             asked_message_id=asked_message_id,
+            mode=answer.mode,
+            shown_chunks=shown_chunk_ids(answer),
+            learned_id=answer.learned_id,
+            searched=searched,
         )
         return answer, question_id
 
@@ -135,7 +152,7 @@ class AskCog(commands.Cog):
         )
         message = await interaction.followup.send(
             embed=answer_embed(answer),
-            view=answer_view(question_id, abstained=answer.abstained),
+            view=answer_view(question_id, answer),
             allowed_mentions=discord.AllowedMentions.none(),
             wait=True,
         )
@@ -207,7 +224,7 @@ class AskCog(commands.Cog):
             )
         reply = await message.reply(
             embed=answer_embed(answer),
-            view=answer_view(question_id, abstained=answer.abstained),
+            view=answer_view(question_id, answer),
             mention_author=False,
             allowed_mentions=discord.AllowedMentions.none(),
         )
@@ -248,7 +265,7 @@ class AskCog(commands.Cog):
             target = await message.create_thread(name=_thread_name(question))
         sent = await target.send(
             embed=answer_embed(answer),
-            view=answer_view(question_id, abstained=False),
+            view=answer_view(question_id, answer),
             allowed_mentions=discord.AllowedMentions.none(),
         )
         await self.services.questions.attach_message(question_id, sent.id)
@@ -275,27 +292,35 @@ class AskCog(commands.Cog):
         )
         reply = await message.reply(
             embed=answer_embed(answer),
-            view=answer_view(question_id, abstained=answer.abstained),
+            view=answer_view(question_id, answer),
             mention_author=False,
             allowed_mentions=discord.AllowedMentions.none(),
         )
         await self.services.questions.attach_message(question_id, reply.id)
-        state = "I said the notes don't cover it" if answer.abstained else "Answered"
-        await interaction.followup.send(f"{state}: {reply.jump_url}", ephemeral=True)
+        state = {
+            ANSWER: "Answered",
+            SUGGEST: "I wasn't sure and suggested the closest notes",
+            DECLINE: "I said the notes don't cover it",
+        }[answer.mode]
+        learned = ""
+        if answer.mode == ANSWER and answer.citations:
+            # A mod chose to answer this from the notes: their confirmation counts at once.
+            entry = await self.services.confirm(
+                interaction.guild_id,
+                searchable_text(question),
+                answer.citations[0].chunk_id,
+                member.id,
+                by_mod=True,
+                question_id=question_id,
+            )
+            if entry is not None:
+                learned = (
+                    f"\nQuestions like this now get that passage (learned answer #{entry.id};"
+                    " a 👎 on the answer or `/kb learned remove` undoes it)."
+                )
+        await interaction.followup.send(f"{state}: {reply.jump_url}{learned}", ephemeral=True)
 
-    # -- buttons -----------------------------------------------------------------------------
-    async def rate(self, interaction: discord.Interaction, question_id: int, vote: int) -> None:
-        logged = await self.services.questions.get(question_id)
-        if logged is None or logged.guild_id != interaction.guild_id:
-            raise UserFacingError("I can't find that answer any more.")
-        await self.services.questions.rate(question_id, interaction.user.id, vote)
-        text = (
-            "Thanks! Glad it helped."
-            if vote > 0
-            else "Thanks, noted. The mods will see this question and can improve the notes."
-        )
-        await interaction.response.send_message(text, ephemeral=True)
-
+    # -- buttons (👍, 👎 and "N answered it" are in _feedback.py) --------------------------
     async def ask_a_mod(self, interaction: discord.Interaction, question_id: int) -> None:
         member = member_of(interaction)
         logged = await self.services.questions.get(question_id)

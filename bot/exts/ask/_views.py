@@ -1,4 +1,8 @@
-"""Buttons under an answer (👍, 👎, Ask a mod): persistent, their custom_id carries the state."""
+"""Buttons under an answer, one set per tier; persistent, their custom_id carries the state.
+
+answer: 👍 👎 Ask a mod · suggest: "N answered it" per suggestion, Ask a mod · decline: Ask a mod.
+What each number points at is in the question log, so a card works after a restart.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import re
 import discord
 
 from bot.errors import report_interaction_error
+from knowledge.answer import ANSWER, SUGGEST, Answer
 
 log = logging.getLogger(__name__)
 
@@ -40,19 +45,55 @@ class AnswerButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
-            cog = interaction.client.get_cog("AskCog")
             if self.action == "mod":
-                await cog.ask_a_mod(interaction, self.question_id)
+                await interaction.client.get_cog("AskCog").ask_a_mod(interaction, self.question_id)
             else:
-                await cog.rate(interaction, self.question_id, 1 if self.action == "up" else -1)
+                await interaction.client.get_cog("FeedbackCog").rate(
+                    interaction, self.question_id, 1 if self.action == "up" else -1
+                )
         except Exception as error:
             await report_interaction_error(interaction, error)
 
 
-def answer_view(question_id: int, *, abstained: bool) -> discord.ui.View:
+class PickButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"answer:pick:(?P<qid>[0-9]+):(?P<n>[1-9])",
+):
+    """ "N answered it" under suggestion N (counted from 1)."""
+
+    def __init__(self, question_id: int, number: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.success,
+                label=f"{number} answered it",
+                custom_id=f"answer:pick:{question_id}:{number}",
+            )
+        )
+        self.question_id = question_id
+        self.number = number
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> PickButton:
+        return cls(int(match["qid"]), int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await interaction.client.get_cog("FeedbackCog").pick(
+                interaction, self.question_id, self.number
+            )
+        except Exception as error:
+            await report_interaction_error(interaction, error)
+
+
+def answer_view(question_id: int, answer: Answer) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    if not abstained:
+    if answer.mode == ANSWER:
         view.add_item(AnswerButton("up", question_id))
         view.add_item(AnswerButton("down", question_id))
+    elif answer.mode == SUGGEST:
+        for number in range(1, len(answer.suggestions) + 1):
+            view.add_item(PickButton(question_id, number))
     view.add_item(AnswerButton("mod", question_id))
     return view

@@ -1,5 +1,5 @@
 """Mods' knowledge base commands: /kb stats, search, reload, gaps (+ answer modal);
-/kb sources ... lives in _sources.py."""
+/kb sources ... lives in _sources.py, /kb learned ... in _learned.py."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from bot.checks import ensure_mod, member_of
 from bot.errors import UserFacingError
+from bot.exts.kb._learned import LearnedCommands
 from bot.exts.kb._sources import SourceCommands
 from bot.exts.kb._views import GapAnswerButton, GapAnswerModal
 from bot.question_log import group_gaps
@@ -33,6 +34,7 @@ def _clip(text: str, limit: int) -> str:
 @app_commands.default_permissions(manage_messages=True)
 class KnowledgeCog(
     SourceCommands,
+    LearnedCommands,
     commands.GroupCog,
     group_name="kb",
     group_description="The notes Greenroom answers from",
@@ -193,6 +195,17 @@ class KnowledgeCog(
             metadata={"answered_by": str(member.id)},
         )
         await self.services.add_documents(interaction.guild_id, [doc])
+        # The mod's answer is the answer to this question: learned at once (a mod's word).
+        chunk_id = await self.services.first_chunk_id(interaction.guild_id, doc.doc_id)
+        if chunk_id is not None:
+            await self.services.confirm(
+                interaction.guild_id,
+                logged.searched,
+                chunk_id,
+                member.id,
+                by_mod=True,
+                question_id=question_id,
+            )
         # Close the whole group of similar questions, not just this one.
         open_questions = await self.services.questions.open_gaps(interaction.guild_id)
         same = [q for q in open_questions if q.id == question_id]
