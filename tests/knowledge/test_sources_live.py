@@ -1,4 +1,5 @@
-"""Live sync: a watched folder is re-synced within seconds, scheduled sources when due."""
+"""Live sync: a watched folder is re-synced within two polls, scheduled sources when due
+(the loops run on a ManualClock, round by round)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ingest.connectors.spec import SourceSpec
 from knowledge.base import Library
 from knowledge.source_sync import LiveSync, SourceSyncer
 from tests.ingest.connectors.conftest import serve  # noqa: F401 - the local server fixture
+from tests.knowledge.live_clock import ManualClock, finished_syncs
 from tests.knowledge.sources_fixture import Site, page
 
 KB = "guild-1"
@@ -26,40 +28,40 @@ async def syncer(library: Library) -> AsyncIterator[SourceSyncer]:
     await s.aclose()
 
 
-async def wait_for(condition, timeout: float, what: str) -> float:
-    started = time.monotonic()
-    while not await asyncio.to_thread(condition):
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
-        await asyncio.sleep(0.05)
-    return time.monotonic() - started
-
-
-async def test_a_watched_folder_is_resynced_within_seconds(syncer, library, tmp_path: Path):
+async def test_a_watched_folder_is_resynced_within_two_polls(syncer, library, tmp_path: Path):
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "gear.md").write_text("# Gear\n\nThe camera is a Sony ZV-E10.\n", encoding="utf-8")
     record, _ = await syncer.add(KB, SourceSpec("folder", str(notes)))
     kb = library.open(KB)
-    live = LiveSync(syncer, poll_seconds=0.2)
+    clock = ManualClock(time.time())
+    live = LiveSync(syncer, poll_seconds=2.0, clock=clock, sleep=clock.sleep)
     watcher = asyncio.create_task(live.watch_folders())
+
+    def has(word: str) -> bool:
+        return any(word in c.chunk.text for c in kb.search(word, k=3))
+
+    async def poll() -> None:
+        await clock.advance(live.poll_seconds)
+
     try:
-        await asyncio.sleep(0.6)  # the first polls take the folder's fingerprint
-
-        def has(word: str):
-            return lambda: any(word in c.chunk.text for c in kb.search(word, k=3))
-
+        await clock.sleeping()  # the first poll takes the folder's fingerprint
+        await poll()  # it held still: synced (nothing changed)
         (notes / "gear.md").write_text(
             "# Gear\n\nThe camera is a Sony ZV-E10 with a Sigma 16mm lens.\n", encoding="utf-8"
         )
-        took = await wait_for(has("Sigma"), 10, "re-syncing the changed note")
-        assert took < 10  # typically under a second (two 0.2 s polls and a sync)
+        await poll()  # a change is seen; the editor may still be saving
+        assert not await asyncio.to_thread(has, "Sigma")
+        await poll()  # it held still for a poll: synced
+        assert await asyncio.to_thread(has, "Sigma")
         (notes / "lights.md").write_text("# Lights\n\nTwo Elgato Key Lights.\n", "utf-8")
-        await wait_for(has("Elgato"), 10, "indexing the new note")
+        await poll()
+        await poll()
+        assert await asyncio.to_thread(has, "Elgato")
         (notes / "lights.md").unlink()
-        await wait_for(
-            lambda: len(kb.catalog.documents(record.source_name)) == 1, 10, "removing the note"
-        )
+        await poll()
+        await poll()
+        assert len(kb.catalog.documents(record.source_name)) == 1
     finally:
         watcher.cancel()
         await asyncio.gather(watcher, return_exceptions=True)
@@ -90,15 +92,24 @@ async def test_scheduled_sources_sync_when_due(serve, syncer, library) -> None: 
     assert outcome.key == record.key and outcome.report.unchanged == 1
     assert site.page_requests("/other") == []  # no schedule: only synced on demand
 
-    # The loop itself: a source never synced is due at once.
+    # The loop itself: a source never synced is due at once, then every 60 minutes.
     site.pages["/new"] = page("New", "A new page about the stream deck.")
     fresh, _ = await syncer.add(KB, SourceSpec("web_page", f"{base}/new", {}, 60), sync=False)
-    runner = asyncio.create_task(LiveSync(syncer, tick_seconds=0.1).run_schedule())
+    clock = ManualClock(time.time())  # syncs record the wall-clock time they ran at
+    synced = finished_syncs(syncer)
+    runner = asyncio.create_task(
+        LiveSync(syncer, tick_seconds=30, clock=clock, sleep=clock.sleep).run_schedule()
+    )
     try:
+        first = await asyncio.wait_for(synced.get(), 10)
+        assert first.key == fresh.key and first.report.added == 1
         kb = library.open(KB)
-        await wait_for(lambda: kb.sources.get(fresh.key).last_synced_at, 10, "the scheduled sync")
-        assert kb.sources.get(fresh.key).last_result.added == 1
         assert kb.sources.get(on_demand.key).last_synced_at is None
+        await clock.advance(30)
+        await clock.advance(30 * 60)  # the first source's 30 minutes are up (tick by tick)
+        again = await asyncio.wait_for(synced.get(), 10)
+        assert again.key == record.key and again.report.unchanged == 1
+        assert synced.empty()  # the new page is not due for another half hour
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)

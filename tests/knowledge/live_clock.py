@@ -1,0 +1,69 @@
+"""Time for LiveSync's loops that moves only when a test says so, and the syncs they finish.
+
+LiveSync takes a `clock` and a `sleep`: with a ManualClock, a test runs the loops round by round
+instead of sleeping on the wall clock and hoping the machine was fast enough.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from knowledge.source_sync import SourceSyncer
+
+
+class ManualClock:
+    """`clock` and `sleep` for LiveSync. `now` moves only by `advance`, which wakes the loops
+    whose sleep has ended and returns once each has run its round and is asleep again."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+        self._changed = asyncio.Event()
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        wake = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self.now + seconds, wake))
+        self._changed.set()
+        try:
+            await wake
+        finally:  # cancelled: no longer asleep
+            self._sleepers = [(at, f) for at, f in self._sleepers if f is not wake]
+
+    async def sleeping(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until `count` loops are asleep on this clock (their round is done)."""
+        async with asyncio.timeout(timeout):
+            while len(self._sleepers) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def advance(self, seconds: float, timeout: float = 10.0) -> None:
+        """Move time on by `seconds`; the loops due run one round each."""
+        asleep = len(self._sleepers)
+        self.now += seconds
+        due = [wake for at, wake in self._sleepers if at <= self.now]
+        self._sleepers = [(at, wake) for at, wake in self._sleepers if at > self.now]
+        for wake in due:
+            wake.set_result(None)
+        await self.sleeping(asleep, timeout)
+
+
+def finished_syncs(syncer: SourceSyncer) -> asyncio.Queue[Any]:
+    """A queue of the outcome of every sync `syncer` finishes from now on (LiveSync's too)."""
+    finished: asyncio.Queue[Any] = asyncio.Queue()
+    sync = syncer.sync
+
+    async def recorded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            outcome = await sync(*args, **kwargs)
+        except Exception as error:
+            finished.put_nowait(error)
+            raise
+        finished.put_nowait(outcome)
+        return outcome
+
+    syncer.sync = recorded  # type: ignore[method-assign]
+    return finished
