@@ -15,6 +15,7 @@ from bot.app import GreenroomBot
 from bot.services import Services
 from bot.settings import Settings
 from ingest.loaders import FolderSource
+from knowledge.answer import ConfidenceModel
 from knowledge.base import Library
 from tests.discord_double import DiscordDouble, bot_kwargs, run_bot
 from tests.discord_double.fixtures import discord_double  # noqa: F401
@@ -113,18 +114,36 @@ def world(discord_double: DiscordDouble) -> World:  # noqa: F811 - the double's 
 async def services(
     tmp_path: Path, embedder, world: World, notes_dir: Path
 ) -> AsyncIterator[Services]:
-    settings = Settings(data_dir=tmp_path / "data", discord_token=None)
-    library = Library(settings.data_dir, embedder)
+    async with open_services(tmp_path / "data", embedder, world, notes_dir) as services:
+        yield services
+
+
+@asynccontextmanager
+async def open_services(
+    data_dir: Path,
+    embedder,
+    world: World,
+    notes_dir: Path | None = None,
+    *,
+    confidence: ConfidenceModel | None = None,
+) -> AsyncIterator[Services]:
+    """Services over `data_dir` (opening it again is a restarted bot process); with `notes_dir`,
+    the notes are synced into the guild's knowledge base first. `confidence` picks the tiers."""
+    settings = Settings(data_dir=data_dir, discord_token=None)
+    library = Library(settings.data_dir, embedder, confidence=confidence)
     services = await Services.open(settings, library)
-    services.kb(world.guild.id).sync([FolderSource(notes_dir)])
-    await services.guild_configs.update(
-        world.guild.id,
-        mod_roles=(world.mods.id,),
-        log_channel=world.logs.id,
-        user_cooldown_seconds=0,
-    )
-    yield services
-    await services.close()
+    try:
+        if notes_dir is not None:
+            services.kb(world.guild.id).sync([FolderSource(notes_dir)])
+        await services.guild_configs.update(
+            world.guild.id,
+            mod_roles=(world.mods.id,),
+            log_channel=world.logs.id,
+            user_cooldown_seconds=0,
+        )
+        yield services
+    finally:
+        await services.close()
 
 
 @asynccontextmanager

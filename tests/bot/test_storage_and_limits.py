@@ -74,3 +74,43 @@ def test_gaps_group_similar_questions():
     gaps = group_gaps(questions, lambda _texts: vectors)
     assert [g.count for g in gaps] == [2, 1]
     assert [m.id for m in gaps[0].members] == [1, 3]
+
+
+async def test_question_log_migration_keeps_old_questions_and_their_gaps(tmp_path):
+    from bot.question_log import MIGRATIONS, QuestionLog
+
+    db = await Database.open(tmp_path / "x.db")
+    await db.migrate("questions", MIGRATIONS[:1])  # a database from before the answer tiers
+    for outcome in ("answered", "abstained"):
+        await db.execute(
+            "INSERT INTO questions(guild_id, channel_id, user_id, question, outcome, confidence,"
+            " via) VALUES (1, 2, 3, ?, ?, 0.5, 'slash')",
+            (f"an old {outcome} question", outcome),
+        )
+    log = QuestionLog(db)
+    await log.migrate()
+    old_answer, old_decline = await log.get(1), await log.get(2)
+    assert (old_answer.mode, old_answer.shown_chunks, old_answer.learned_id) == ("answer", (), None)
+    assert (old_decline.mode, old_decline.searched) == ("decline", "an old abstained question")
+    assert [q.id for q in await log.open_gaps(1)] == [2]
+
+    picked = await log.record(
+        guild_id=1,
+        channel_id=2,
+        user_id=3,
+        question="<@9> which one?",
+        outcome="abstained",
+        confidence=0.3,
+        via="slash",
+        mode="suggest",
+        shown_chunks=["c2", "c1"],
+        searched="which one?",
+    )
+    logged = await log.get(picked)
+    assert (logged.shown_chunks, logged.searched) == (("c2", "c1"), "which one?")
+    await log.rate(picked, 4, 1)  # "2 answered it": the suggestion answered it, not a gap
+    assert [q.id for q in await log.open_gaps(1)] == [2]
+    await log.rate(picked, 5, -1)
+    await log.rate(picked, 6, -1)  # voted down after all: a gap again
+    assert [q.id for q in await log.open_gaps(1)] == [picked, 2]
+    await db.close()
