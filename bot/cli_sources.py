@@ -65,14 +65,17 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
     from bot.cli_commands import UserError, open_library
+    from ingest.connectors.outbound import outbound_client
     from ingest.connectors.spec import SourceSpec, SourceSpecError
     from knowledge.base import KnowledgeError
-    from knowledge.source_sync import SourceSyncer, source_client
+    from knowledge.source_sync import SourceSyncer
 
     library = open_library(settings)
 
     async def run() -> int:
-        syncer = SourceSyncer(library, source_client(), settings.source_tokens())
+        # The host's own operator may fetch from its own network (an intranet wiki, say).
+        client = outbound_client(allow_private=True)
+        syncer = SourceSyncer(library, client, settings.source_tokens())
         try:
             if args.sources_command == "add":
                 spec = SourceSpec(args.kind, args.target, parse_options(args.option), args.schedule)

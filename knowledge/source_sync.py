@@ -342,31 +342,14 @@ class LiveSync:
         return await asyncio.to_thread(collect)
 
 
-# -- fetching from the bot: no private addresses --------------------------------------------
-
-
-class PrivateAddressRefused(httpx.RequestError):
-    """A source address that points into the bot's own network."""
+# -- adding sources from the bot: no private addresses ---------------------------------------
 
 
 async def is_public_host(host: str) -> bool:
-    """Whether every address a host name resolves to is public (True when it resolves to none:
-    the connection then fails by itself with a readable reason)."""
+    """A first answer when a member adds a web source: whether `host` is public. A name that
+    does not resolve is not called private: like every fetch, its sync fails to connect. (The
+    fetches themselves are checked again, connection by connection, by `outbound_client`.)"""
     try:
         return await resolves_to_public_only(host)
     except OSError:
         return True
-
-
-async def refuse_private_addresses(request: httpx.Request) -> None:
-    """An httpx request hook (it also sees every redirect): members who add a web source must
-    not reach the bot host's own network (localhost, LAN, cloud metadata)."""
-    if not await is_public_host(request.url.host):
-        log.warning("refused to fetch from %s: not a public address", request.url.host)
-        raise PrivateAddressRefused(f"{request.url.host} is not a public address", request=request)
-
-
-def source_client(*, allow_private: bool = True, timeout: float = 30.0) -> httpx.AsyncClient:
-    """The HTTP client remote sources are fetched with."""
-    hooks = {} if allow_private else {"request": [refuse_private_addresses]}
-    return httpx.AsyncClient(timeout=timeout, event_hooks=hooks)

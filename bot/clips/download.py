@@ -29,7 +29,7 @@ from bot.clips.errors import (
     NotAVideo,
     TooManyRedirects,
 )
-from ingest.connectors.addresses import resolves_to_public_only
+from ingest.connectors.outbound import PrivateAddressRefused
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
 DEFAULT_TIMEOUT_S = 30.0
@@ -76,19 +76,16 @@ async def download_clip(
     timeout: float = DEFAULT_TIMEOUT_S,
     max_redirects: int = DEFAULT_MAX_REDIRECTS,
     dest_dir: Path | None = None,
-    allow_private_hosts: bool = False,
 ) -> DownloadedClip:
     """Download `url` to a temp file in `dest_dir`; raises a `DownloadError` subclass on failure.
 
-    Pass `ClipStore.incoming_dir` as `dest_dir` so storing the file later is a rename.
-    `allow_private_hosts` is for tests: by default links to loopback/private addresses are
-    refused so members can't make the bot probe its own network.
+    Pass `ClipStore.incoming_dir` as `dest_dir` so storing the file later is a rename. `client`
+    is an `outbound_client()`: its transport refuses loopback/private addresses (`BlockedHost`)
+    at every hop, so members can't make the bot probe its own network.
     """
     try:
         async with asyncio.timeout(timeout):
-            return await _follow(
-                client, url, max_bytes, timeout, max_redirects, dest_dir, allow_private_hosts
-            )
+            return await _follow(client, url, max_bytes, timeout, max_redirects, dest_dir)
     except (TimeoutError, httpx.TimeoutException) as exc:
         raise DownloadTimeout(timeout) from exc
 
@@ -100,12 +97,9 @@ async def _follow(
     timeout: float,
     max_redirects: int,
     dest_dir: Path | None,
-    allow_private_hosts: bool,
 ) -> DownloadedClip:
     current = _parse_url(url)
     for _hop in range(max_redirects + 1):
-        if not allow_private_hosts:
-            await _refuse_private_host(current.host)
         try:
             async with client.stream(
                 "GET",
@@ -122,6 +116,8 @@ async def _follow(
                 return await _save_body(response, max_bytes, dest_dir)
         except httpx.TimeoutException as exc:
             raise DownloadTimeout(timeout) from exc
+        except PrivateAddressRefused as exc:
+            raise BlockedHost(current.host) from exc
         except httpx.TransportError as exc:
             raise DownloadConnectionError(current.host) from exc
     raise TooManyRedirects(max_redirects)
@@ -135,15 +131,6 @@ def _parse_url(url: str) -> httpx.URL:
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise InvalidClipURL(url)
     return parsed
-
-
-async def _refuse_private_host(host: str) -> None:
-    try:
-        public = await resolves_to_public_only(host)
-    except OSError as exc:
-        raise DownloadConnectionError(host) from exc
-    if not public:
-        raise BlockedHost(host)
 
 
 def _media_type(header: str | None) -> str | None:

@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
+from ingest.connectors.outbound import PrivateAddressRefused
 from ingest.documents import PUBLIC, Document, LoadFailure
 
 log = logging.getLogger(__name__)
@@ -212,6 +213,8 @@ def describe_http_error(exc: httpx.HTTPError) -> str:
         return "The request timed out."
     if isinstance(exc, httpx.TooManyRedirects):
         return "The address redirected too many times."
+    if isinstance(exc, PrivateAddressRefused):
+        return f"{exc.host} is not a public address, so the bot does not fetch from it."
     if isinstance(exc, httpx.ConnectError):
         return "Could not connect to the server."
     return f"The request failed ({type(exc).__name__})."

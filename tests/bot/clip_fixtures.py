@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from bot.services import Services
+from ingest.connectors.outbound import outbound_client
 from tests.bot.conftest import World
 from tests.clips.http_fixture import ClipServer, serve_clips
 from tests.clips.media_factory import write_clip
@@ -103,6 +104,8 @@ async def clip_services(services: Services, clip_world: ClipWorld, tmp_path: Pat
     services.settings = services.settings.model_copy(
         update={"clip_allow_private_hosts": True, "clip_download_timeout_s": 1.0}
     )
+    await services.http.aclose()  # the client Services.open builds from that setting
+    services.http = outbound_client(allow_private=services.settings.clip_allow_private_hosts)
     await services.guild_configs.update(
         clip_world.guild.id,
         review_channel=clip_world.review.id,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiohttp import web
 
 from bot.clips import (
     BlockedHost,
@@ -24,15 +25,30 @@ from bot.clips import (
     download_clip,
     sniff_container,
 )
+from ingest.connectors.outbound import outbound_client
 from tests.clips.conftest import Media
 from tests.clips.http_fixture import TEST_MAX_BYTES, ClipServer
+from tests.ingest.connectors.network_doubles import (
+    PUBLIC_STAND_IN,
+    ScriptedDNS,
+    pretend_public,
+    serving,
+)
 
 _TLS = ssl.create_default_context()  # built once: loading CA certificates costs ~0.1 s a client
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(verify=_TLS) as http:
+    """The bot's client as the tests configure it: the local test server may be reached."""
+    async with outbound_client(allow_private=True, verify=_TLS) as http:
+        yield http
+
+
+@pytest.fixture
+async def guarded() -> AsyncIterator[httpx.AsyncClient]:
+    """The bot's client as it runs: loopback and private addresses are refused."""
+    async with outbound_client(verify=_TLS) as http:
         yield http
 
 
@@ -46,7 +62,6 @@ async def fetch(client: httpx.AsyncClient, url: str, tmp_path: Path, **kwargs: o
         "max_bytes": TEST_MAX_BYTES,
         "timeout": 5.0,
         "dest_dir": tmp_path,
-        "allow_private_hosts": True,
     }
     options.update(kwargs)
     return await download_clip(client, url, **options)  # type: ignore[arg-type]
@@ -160,15 +175,48 @@ async def test_follows_redirects_up_to_the_limit(
 
 
 async def test_private_hosts_are_refused_by_default(
-    client: httpx.AsyncClient, clip_server: ClipServer, tmp_path: Path
+    guarded: httpx.AsyncClient, clip_server: ClipServer, tmp_path: Path
 ) -> None:
     with pytest.raises(BlockedHost) as caught:
-        await download_clip(client, clip_server.url("/clip.mp4"), dest_dir=tmp_path)
+        await download_clip(guarded, clip_server.url("/clip.mp4"), dest_dir=tmp_path)
     assert "127.0.0.1" in str(caught.value)
     with pytest.raises(BlockedHost):
-        await download_clip(client, "http://169.254.169.254/latest/meta-data", dest_dir=tmp_path)
+        await download_clip(guarded, "http://169.254.169.254/latest/meta-data", dest_dir=tmp_path)
     with pytest.raises(BlockedHost):
-        await download_clip(client, "http://[::ffff:10.0.0.1]/x.mp4", dest_dir=tmp_path)
+        await download_clip(guarded, "http://[::ffff:10.0.0.1]/x.mp4", dest_dir=tmp_path)
+    assert leftovers(tmp_path) == []
+
+
+async def test_a_redirect_into_the_private_network_is_refused(
+    guarded: httpx.AsyncClient,
+    clip_server: ClipServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first hop is public, the redirect points at the bot host: refused at that hop."""
+    pretend_public(monkeypatch)
+
+    async def bounce(request: web.Request) -> web.Response:
+        raise web.HTTPFound(clip_server.url("/clip.mp4"))
+
+    async with serving(tmp_path) as start:
+        outside = await start({"/clip": bounce}, host=PUBLIC_STAND_IN)
+        with pytest.raises(BlockedHost) as caught:
+            await download_clip(guarded, f"{outside.url}/clip", dest_dir=tmp_path)
+    assert "127.0.0.1" in str(caught.value)
+    assert outside.hits == ["/clip"]
+    assert leftovers(tmp_path) == []
+
+
+async def test_a_link_whose_name_does_not_resolve_is_a_connection_failure(
+    guarded: httpx.AsyncClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same rule as web sources: not "blocked", not let through; the connection fails."""
+    ScriptedDNS({"gone.test": [None]}).install(monkeypatch)
+    with pytest.raises(DownloadConnectionError) as caught:
+        await download_clip(guarded, "http://gone.test/clip.mp4", dest_dir=tmp_path)
+    assert not isinstance(caught.value, BlockedHost)
+    assert str(caught.value).startswith("The connection to gone.test failed.")
 
 
 @pytest.mark.parametrize("url", ["not a link", "ftp://example.com/a.mp4", "file:///etc/passwd"])

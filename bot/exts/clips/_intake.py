@@ -67,7 +67,6 @@ class ClipIntake:
             max_bytes=self.max_bytes,
             timeout=settings.clip_download_timeout_s,
             dest_dir=store.incoming_dir,
-            allow_private_hosts=settings.clip_allow_private_hosts,
         )
         try:
             video, fingerprint = await asyncio.to_thread(_inspect, downloaded)
