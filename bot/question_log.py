@@ -210,8 +210,10 @@ class QuestionLog:
         return [_row(r) for r in rows]
 
     async def counts(self, guild_id: int) -> dict[str, int]:
+        """Questions by what the fan saw: answer, suggest, decline, or nothing (silent)."""
         rows = await self.db.fetchall(
-            "SELECT outcome, COUNT(*) FROM questions WHERE guild_id = ? GROUP BY outcome",
+            "SELECT CASE outcome WHEN 'silent' THEN 'silent' ELSE mode END AS seen, COUNT(*)"
+            " FROM questions WHERE guild_id = ? GROUP BY seen",
             (guild_id,),
         )
         return {r[0]: r[1] for r in rows}

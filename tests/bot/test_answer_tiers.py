@@ -48,6 +48,11 @@ async def test_suggest_tier_is_amber_with_numbered_passages_and_a_button_each(
     ):
         card = await ask(world, world.fan, VAGUE)
         logged = await services.questions.get(1)
+        stats = await world.double.slash_command(world.guild, world.general, world.mod, "kb stats")
+        assert (
+            "1 asked · 0 answered · 1 suggested · 0 not covered"
+            in (await stats.wait_message()).text
+        )
     embed = card.embed
     assert embed["color"] == SUGGEST_COLOUR.value
     assert embed["description"] == NOT_SURE

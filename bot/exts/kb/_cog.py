@@ -65,8 +65,9 @@ class KnowledgeCog(
         asked = sum(counts.values())
         embed.add_field(
             name="Questions",
-            value=f"{asked} asked · {counts.get('answered', 0)} answered · "
-            f"{counts.get('abstained', 0) + counts.get('silent', 0)} not covered",
+            value=f"{asked} asked · {counts.get('answer', 0)} answered · "
+            f"{counts.get('suggest', 0)} suggested · "
+            f"{counts.get('decline', 0) + counts.get('silent', 0)} not covered",
             inline=False,
         )
         embed.set_footer(text=f"model {stats['model']}")
