@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import dataclasses
 import hashlib
 import logging
 import os
 import time
+import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +24,16 @@ from typing import Any
 import httpx
 
 from ingest.connectors.addresses import resolves_to_public_only
-from ingest.connectors.base import FetchResult, RemoteSource, Secret, SourceFailed, SourceRun
+from ingest.connectors.base import (
+    FetchResult,
+    RemoteSource,
+    Secret,
+    SourceFailed,
+    SourceRun,
+    redact,
+)
 from ingest.connectors.spec import SourceSpec, SourceSpecError, build_source
-from ingest.documents import LoadResult
+from ingest.documents import LoadFailure, LoadResult
 from knowledge.base import KnowledgeBase, KnowledgeError, Library
 from knowledge.sources import SourceRecord, SourceResult
 from knowledge.sync import Progress, SyncReport
@@ -47,6 +56,10 @@ class SourceTokens:
         if kind == "google_doc":
             return self.google
         return None
+
+    def redact(self, text: str) -> str:
+        """`text` without these tokens (or anything shaped like a credential)."""
+        return redact(text, (self.notion, self.google))
 
 
 @dataclass(frozen=True)
@@ -191,13 +204,19 @@ class SourceSyncer:
         except SourceSpecError as exc:
             return await self._failed(kb, record, str(exc))
         except Exception as exc:  # connectors report problems as results; this is a bug
-            log.exception("kb %s, source %s: fetching failed unexpectedly", kb.name, record.key)
+            trace = self.tokens.redact("".join(traceback.format_exception(exc)).rstrip())
+            log.error(
+                "kb %s, source %s: fetching failed unexpectedly\n%s", kb.name, record.key, trace
+            )
             reason = f"Fetching failed unexpectedly ({type(exc).__name__}); see the log."
             return await self._failed(kb, record, reason)
+        # A server's error text may echo what it was sent (the Authorization header): it is
+        # stored as the source's last result and logged, so the tokens go first.
+        results = [self._redacted(result) for result in outcome.results]
         report, result = await self._in_thread(
             kb.sources.store,
             record.key,
-            outcome.results,
+            results,
             complete=outcome.complete,
             state=state,
             progress=progress,
@@ -205,7 +224,15 @@ class SourceSyncer:
         _log_result(kb, record, result)
         return SourceOutcome(record.key, result, report)
 
+    def _redacted(self, result: FetchResult) -> FetchResult:
+        if isinstance(result, LoadFailure):
+            return dataclasses.replace(result, reason=self.tokens.redact(result.reason))
+        if isinstance(result, SourceFailed):
+            return SourceFailed(self.tokens.redact(result.reason))
+        return result
+
     async def _failed(self, kb: KnowledgeBase, record: SourceRecord, reason: str) -> SourceOutcome:
+        reason = self.tokens.redact(reason)
         result = await self._in_thread(kb.sources.record_failure, record.key, reason)
         _log_result(kb, record, result)
         return SourceOutcome(record.key, result)

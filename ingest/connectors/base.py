@@ -23,10 +23,13 @@ dropping an entry forces a full refetch of that document.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 import httpx
 
@@ -77,6 +80,34 @@ class Secret:
         if token is None or isinstance(token, Secret):
             return token
         return cls(token)
+
+
+REDACTED = "[redacted]"
+# Credentials whoever echoes them may not know are ours: Authorization header values, and the
+# shapes of Notion and Google tokens.
+_CREDENTIALS = re.compile(
+    r"(?P<label>\bBearer\s+|\bAuthorization[\"']?\s*[:=]\s*[\"']?(?:Basic\s+|Bearer\s+)?)"
+    r"(?!(?:Basic|Bearer)\b)[^\s\"'<>,;]{6,}"
+    r"|\b(?:secret|ntn)_[A-Za-z0-9_]{20,}"
+    r"|\bya29\.[A-Za-z0-9._-]{10,}",
+    re.IGNORECASE,
+)
+
+
+def redact(text: str, secrets: Iterable[Secret | None] = ()) -> str:
+    """`text` fit to store or log: each secret (as sent, URL-quoted or JSON-escaped) and any
+    Authorization value or token-shaped word replaced by `[redacted]`. For error text that
+    came from a remote server, which may echo what it was sent."""
+    forms = {
+        form
+        for secret in secrets
+        if secret is not None
+        for value in (secret.reveal(),)
+        for form in (value, quote(value, safe=""), json.dumps(value)[1:-1])
+    }
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, REDACTED)
+    return _CREDENTIALS.sub(lambda m: (m["label"] or "") + REDACTED, text)
 
 
 @dataclass(frozen=True)
