@@ -47,7 +47,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
         embed.colour = SUGGEST_COLOUR
         embed.description = _clip(answer.text, 4000)
         for n, s in enumerate(answer.suggestions, start=1):
-            source = f"\n— {_cited(s, 200)}"
+            source = f"\n— {_cited(s, 200)}" if s.url else ""  # the name holds the label
             embed.add_field(
                 name=_clip(f"{n}. {escape(s.label)}", 256),
                 value=_clip(escape(s.passage), 1024 - len(source)) + source,

@@ -59,7 +59,7 @@ async def test_suggest_tier_is_amber_with_numbered_passages_and_a_button_each(
     fields = embed["fields"]
     assert [f["name"][:3] for f in fields] == ["1. ", "2. ", "3. "]
     prompt = fields[pick_number(card, "Neon city intro › Prompt") - 1]
-    assert "Sora 2" in prompt["value"] and "Neon city intro › Prompt" in prompt["value"]
+    assert prompt["name"].endswith(". Neon city intro › Prompt") and "Sora 2" in prompt["value"]
     assert "answered it" in embed["footer"]["text"]
     assert card.custom_ids == [
         "answer:pick:1:1",
@@ -93,7 +93,7 @@ async def test_decline_tier_is_grey_and_only_offers_a_mod(world, tmp_path, embed
 
 async def test_text_from_notes_and_fans_is_shown_not_rendered(world, tmp_path, embedder, notes_dir):
     (notes_dir / "overlay.md").write_text(
-        "---\ntitle: Overlay pack\n---\n# Overlay pack\n"
+        "---\ntitle: Overlay pack\nurl: https://pixelmoth.example/overlay\n---\n# Overlay pack\n"
         "The stream overlay is **OBS** with [the free pack](https://evil.example/pack).\n",
         encoding="utf-8",
     )
@@ -108,6 +108,8 @@ async def test_text_from_notes_and_fans_is_shown_not_rendered(world, tmp_path, e
     description = card.embed["description"]
     assert r"\*\*OBS\*\*" in description
     assert r"\[the free pack](https://evil.example/pack)" in description  # no masked link
+    sources = next(f["value"] for f in card.embed["fields"] if f["name"] == "Sources")
+    assert sources.startswith("1. [Overlay pack](https://pixelmoth.example/overlay)")
 
 
 async def test_this_answered_it_works_after_a_restart(world, tmp_path, embedder, notes_dir):
