@@ -12,6 +12,11 @@ ALWAYS_DECLINE = ConfidenceModel(answer_at=1.01, suggest_at=1.01)
 VAGUE = "what did you make the intro with?"
 
 
+def force_tier(services, model: ConfidenceModel) -> None:
+    """Every later question gets this model's tier (the library reads it at each question)."""
+    services.library.confidence = model
+
+
 def pick_number(card, heading: str) -> int:
     """The number of the suggestion whose citation names `heading`."""
     names = [f["name"] for f in card.embed["fields"]]

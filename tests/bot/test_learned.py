@@ -7,7 +7,15 @@ import discord
 import pytest
 
 from ingest.loaders import FolderSource
-from tests.bot.answer_fixtures import ALWAYS_SUGGEST, VAGUE, ask, pick_number
+from tests.bot.answer_fixtures import (
+    ALWAYS_ANSWER,
+    ALWAYS_DECLINE,
+    ALWAYS_SUGGEST,
+    VAGUE,
+    ask,
+    force_tier,
+    pick_number,
+)
 from tests.bot.conftest import ANSWERABLE, greenroom, open_services
 
 pytestmark = pytest.mark.asyncio
@@ -26,11 +34,12 @@ async def mod_answers_from_notes(world, asker, question: str):
 
 
 async def test_a_mods_confirmation_answers_a_paraphrase_with_the_learned_passage(world, services):
+    force_tier(services, ALWAYS_ANSWER)
     async with greenroom(world, services):
         done = await mod_answers_from_notes(world, world.fan, ANSWERABLE)
         assert "Answered" in done.content and "learned answer #1" in done.content
         # From now on the model alone would only suggest: the answer below is the learned one.
-        services.library.confidence = ALWAYS_SUGGEST
+        force_tier(services, ALWAYS_SUGGEST)
         card = await ask(world, world.fan2, PARAPHRASE)
         logged = await services.questions.get(2)
     assert "Sora 2" in card.embed["description"]
@@ -72,9 +81,10 @@ async def test_one_fan_alone_is_not_enough_two_fans_are(world, tmp_path, embedde
 
 
 async def test_a_thumbs_down_from_the_asker_undoes_a_learned_answer(world, services):
+    force_tier(services, ALWAYS_ANSWER)
     async with greenroom(world, services):
         await mod_answers_from_notes(world, world.fan, ANSWERABLE)
-        services.library.confidence = ALWAYS_SUGGEST
+        force_tier(services, ALWAYS_SUGGEST)
         card = await ask(world, world.fan2, PARAPHRASE)
         assert CONFIRMED in card.embed["footer"]["text"]
 
@@ -95,6 +105,7 @@ async def test_a_thumbs_down_from_the_asker_undoes_a_learned_answer(world, servi
 
 
 async def test_the_askers_thumbs_up_confirms_and_their_thumbs_down_takes_it_back(world, services):
+    force_tier(services, ALWAYS_ANSWER)
     async with greenroom(world, services):
         card = await ask(world, world.fan, ANSWERABLE)
         up = await world.double.click(world.guild, world.general, world.fan, card, "answer:up:1")
@@ -119,6 +130,7 @@ async def test_the_askers_thumbs_up_confirms_and_their_thumbs_down_takes_it_back
 
 async def test_answer_and_add_to_notes_teaches_the_question(world, services):
     question = "what keyboard do you use on stream?"
+    force_tier(services, ALWAYS_DECLINE)
     async with greenroom(world, services):
         declined = await ask(world, world.fan, question)
         assert "don't cover" in declined.embed["description"]
@@ -139,7 +151,7 @@ async def test_answer_and_add_to_notes_teaches_the_question(world, services):
         [entry] = await services.learned_entries(world.guild.id)
         assert (entry.question, entry.title, entry.mod_votes) == (question, question, 1)
 
-        services.library.confidence = ALWAYS_SUGGEST
+        force_tier(services, ALWAYS_SUGGEST)
         card = await ask(world, world.fan2, "what keyboard are you using on stream?")
     assert "Keychron Q1" in card.embed["description"]
     assert CONFIRMED in card.embed["footer"]["text"]
@@ -155,9 +167,10 @@ async def test_kb_learned_lists_and_removes_entries_of_its_own_guild_only(
     elsewhere = world.other_guild.add_text_channel("chat")
     # The other server has the very same notes in its own knowledge base.
     services.kb(world.other_guild.id).sync([FolderSource(notes_dir)])
+    force_tier(services, ALWAYS_ANSWER)
     async with greenroom(world, services):
         await mod_answers_from_notes(world, world.fan, ANSWERABLE)
-        services.library.confidence = ALWAYS_SUGGEST
+        force_tier(services, ALWAYS_SUGGEST)
         card = await ask(world, world.fan2, VAGUE)  # a fan's pick: waits for a second fan
         click = await world.double.click(
             world.guild,
