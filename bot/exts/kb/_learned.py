@@ -11,14 +11,11 @@ from discord import app_commands
 
 from bot.checks import is_mod
 from bot.errors import UserFacingError
+from bot.exts.kb._sources import clip
 from bot.render import escape
 from knowledge.learned import FAN_AGREEMENT, LearnedEntry
 
 LISTED = 20  # entries listed, newest first
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def entry_target(entry: LearnedEntry) -> str:
@@ -37,8 +34,8 @@ def describe_entry(entry: LearnedEntry) -> str:
         else f"waiting for {FAN_AGREEMENT - entry.fan_votes} more fan(s) to confirm"
     )
     return (
-        f"**#{entry.id}** “{escape(_clip(entry.question, 120))}” → "
-        f"{escape(_clip(entry_target(entry), 120))}\n  {' · '.join(votes)} · {state}"
+        f"**#{entry.id}** “{escape(clip(entry.question, 120))}” → "
+        f"{escape(clip(entry_target(entry), 120))}\n  {' · '.join(votes)} · {state}"
     )
 
 
@@ -64,7 +61,7 @@ class LearnedCommands:
             more = len(entries) - LISTED
             if more > 0:
                 lines.append(f"… and {more} older")
-            embed.description = _clip("\n".join(lines), 4000)
+            embed.description = clip("\n".join(lines), 4000)
             embed.set_footer(text="/kb learned remove id: forgets one")
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -80,12 +77,12 @@ class LearnedCommands:
                 " `/kb learned list` shows them. Nothing was changed."
             )
         what = (
-            f" (“{escape(_clip(entry.question, 200))}” → {escape(entry_target(entry))})"
+            f" (“{escape(clip(entry.question, 200))}” → {escape(entry_target(entry))})"
             if entry is not None
             else ""
         )
         await interaction.response.send_message(
-            _clip(f"Forgot learned answer #{entry_id}{what}.", 2000), ephemeral=True
+            clip(f"Forgot learned answer #{entry_id}{what}.", 2000), ephemeral=True
         )
 
     @learned_remove.autocomplete("entry_id")
@@ -99,7 +96,7 @@ class LearnedCommands:
         current = current.lower().lstrip("#")
         return [
             app_commands.Choice(
-                name=_clip(f"#{e.id} {e.question} → {entry_target(e)}", 100), value=e.id
+                name=clip(f"#{e.id} {e.question} → {entry_target(e)}", 100), value=e.id
             )
             for e in entries
             if current in f"{e.id} {e.question.lower()}"
