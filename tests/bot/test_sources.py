@@ -17,10 +17,12 @@ from bot.settings import Settings
 from ingest.connectors.spec import SourceSpec
 from ingest.loaders import FolderSource
 from knowledge.base import Library
+from knowledge.source_sync import LiveSync
 from tests.bot.conftest import World, greenroom
 from tests.ingest.connectors._helpers import Sleeps
 from tests.ingest.connectors.conftest import serve  # noqa: F401 - the local server fixture
 from tests.ingest.connectors.fake_notion import TOKEN, FakeNotion, dashed
+from tests.knowledge.live_clock import ManualClock, finished_syncs
 from tests.knowledge.sources_fixture import Site, page
 
 pytestmark = pytest.mark.asyncio
@@ -132,25 +134,49 @@ async def test_bad_or_private_targets_are_refused(world, services, streamer):
     assert [r.kind for r in await services.sources.list(str(world.guild.id))] == ["folder"]
 
 
-async def test_a_changed_note_is_answered_within_seconds(world, live_services, notes_dir):
+@pytest.fixture
+def live_clock(monkeypatch: pytest.MonkeyPatch) -> ManualClock:
+    """The bot's live-sync loops run on this clock (round by round), not the wall clock."""
+    clock = ManualClock(time.time())
+    init = LiveSync.__init__
+
+    def on_the_clock(self, syncer, **options) -> None:
+        init(self, syncer, **{**options, "clock": clock, "sleep": clock.sleep})
+
+    # The class, not the cog module's name for it: closing a bot drops its extensions' modules,
+    # and the next bot imports them afresh.
+    monkeypatch.setattr(LiveSync, "__init__", on_the_clock)
+    return clock
+
+
+async def test_a_changed_note_is_answered_within_two_polls(
+    world, live_services, notes_dir, live_clock
+):
     kb = live_services.kb(world.guild.id)
+    poll = live_services.settings.source_poll_seconds
+    assert poll == live_services.settings.source_tick_seconds  # one advance: a round of each
 
     def knows(word: str) -> bool:
         return any(word in hit.chunk.text for hit in kb.search(word, k=3))
 
     async with greenroom(world, live_services):
-        await asyncio.sleep(0.6)  # the watcher's first polls
+        await live_clock.sleeping(2)  # the watcher and the scheduler had their first round
+        await live_clock.advance(poll)  # the folder held still: its fingerprint is settled
         (notes_dir / "alerts.md").write_text(
             "# Alerts setup\n\n## Raid alert\nRaids now play a Kling clip of a paper crane.\n",
             encoding="utf-8",
         )
-        started = time.monotonic()
-        while not await asyncio.to_thread(knows, "crane"):
-            assert time.monotonic() - started < 10, "the change was not picked up within 10 s"
-            await asyncio.sleep(0.1)
+        await live_clock.advance(poll)  # the change is seen
+        await live_clock.advance(poll)  # and, having held still, synced
+        assert await asyncio.to_thread(knows, "crane")
 
 
-async def test_scheduled_sources_resync_inside_the_bot(world, live_services, serve):  # noqa: F811
+async def test_scheduled_sources_resync_inside_the_bot(
+    world,
+    live_services,
+    serve,  # noqa: F811
+    live_clock,
+):
     site = Site({"/gear": GEAR})
     base = await serve(site.app())
     kb_name = str(world.guild.id)
@@ -158,12 +184,16 @@ async def test_scheduled_sources_resync_inside_the_bot(world, live_services, ser
         kb_name, SourceSpec("web_page", f"{base}/gear", {}, 30), sync=False
     )
     kb = live_services.kb(world.guild.id)
+    synced = finished_syncs(live_services.sources)
     async with greenroom(world, live_services) as bot:
-        started = time.monotonic()
-        while kb.sources.get(record.key).last_synced_at is None:
-            assert time.monotonic() - started < 10, "the scheduled sync did not run"
-            await asyncio.sleep(0.1)
+        first = await synced.of(record.key)  # never synced: due at once
+        assert first.report.added == 1
         assert kb.sources.get(record.key).last_result.added == 1
+        await live_clock.sleeping(2)
+        due = kb.sources.get(record.key).last_synced_at + 30 * 60  # synced by the wall clock
+        await live_clock.advance(due - live_clock.now)  # its 30 minutes are up
+        again = await synced.of(record.key)
+        assert again.report.unchanged == 1
         tasks = list(bot.get_cog("LiveSyncCog")._tasks)
         assert {t.get_name() for t in tasks} == {"sources:watch-folders", "sources:schedule"}
     assert all(t.done() for t in tasks)  # stopped with the bot

@@ -11,6 +11,8 @@ from typing import Any
 
 from knowledge.source_sync import SourceSyncer
 
+TIMEOUT_S = 30.0  # only bounds a failing test: a round may include a real sync on a busy machine
+
 
 class ManualClock:
     """`clock` and `sleep` for LiveSync. `now` moves only by `advance`, which wakes the loops
@@ -33,14 +35,14 @@ class ManualClock:
         finally:  # cancelled: no longer asleep
             self._sleepers = [(at, f) for at, f in self._sleepers if f is not wake]
 
-    async def sleeping(self, count: int = 1, timeout: float = 10.0) -> None:
+    async def sleeping(self, count: int = 1, timeout: float = TIMEOUT_S) -> None:
         """Wait until `count` loops are asleep on this clock (their round is done)."""
         async with asyncio.timeout(timeout):
             while len(self._sleepers) < count:
                 self._changed.clear()
                 await self._changed.wait()
 
-    async def advance(self, seconds: float, timeout: float = 10.0) -> None:
+    async def advance(self, seconds: float, timeout: float = TIMEOUT_S) -> None:
         """Move time on by `seconds`; the loops due run one round each."""
         asleep = len(self._sleepers)
         self.now += seconds
@@ -51,19 +53,41 @@ class ManualClock:
         await self.sleeping(asleep, timeout)
 
 
-def finished_syncs(syncer: SourceSyncer) -> asyncio.Queue[Any]:
-    """A queue of the outcome of every sync `syncer` finishes from now on (LiveSync's too)."""
-    finished: asyncio.Queue[Any] = asyncio.Queue()
-    sync = syncer.sync
+class FinishedSyncs:
+    """The outcome of every sync a SourceSyncer finishes from now on (LiveSync's included)."""
 
-    async def recorded(*args: Any, **kwargs: Any) -> Any:
-        try:
-            outcome = await sync(*args, **kwargs)
-        except Exception as error:
-            finished.put_nowait(error)
-            raise
-        finished.put_nowait(outcome)
-        return outcome
+    def __init__(self, syncer: SourceSyncer) -> None:
+        self._finished: asyncio.Queue[Any] = asyncio.Queue()
+        sync = syncer.sync
 
-    syncer.sync = recorded  # type: ignore[method-assign]
-    return finished
+        async def recorded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                outcome = await sync(*args, **kwargs)
+            except Exception as error:
+                self._finished.put_nowait(error)
+                raise
+            self._finished.put_nowait(outcome)
+            return outcome
+
+        syncer.sync = recorded  # type: ignore[method-assign]
+
+    async def next(self, timeout: float = TIMEOUT_S) -> Any:
+        """The next sync to finish: its SourceOutcome (or the exception it raised)."""
+        return await asyncio.wait_for(self._finished.get(), timeout)
+
+    async def of(self, key: str, timeout: float = TIMEOUT_S) -> Any:
+        """The next finished sync of source `key` (others, like a watched folder's, skipped)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                outcome = await self._finished.get()
+                if isinstance(outcome, Exception):
+                    raise outcome
+                if outcome.key == key:
+                    return outcome
+
+    def empty(self) -> bool:
+        return self._finished.empty()
+
+
+def finished_syncs(syncer: SourceSyncer) -> FinishedSyncs:
+    return FinishedSyncs(syncer)

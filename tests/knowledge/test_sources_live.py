@@ -101,13 +101,13 @@ async def test_scheduled_sources_sync_when_due(serve, syncer, library) -> None: 
         LiveSync(syncer, tick_seconds=30, clock=clock, sleep=clock.sleep).run_schedule()
     )
     try:
-        first = await asyncio.wait_for(synced.get(), 10)
+        first = await synced.next()
         assert first.key == fresh.key and first.report.added == 1
         kb = library.open(KB)
         assert kb.sources.get(on_demand.key).last_synced_at is None
         await clock.advance(30)
         await clock.advance(30 * 60)  # the first source's 30 minutes are up (tick by tick)
-        again = await asyncio.wait_for(synced.get(), 10)
+        again = await synced.next()
         assert again.key == record.key and again.report.unchanged == 1
         assert synced.empty()  # the new page is not due for another half hour
     finally:
