@@ -146,7 +146,7 @@ async def test_auto_answer_threads_confident_answers_and_stays_silent_otherwise(
         auto_answer=True,
         auto_answer_min_confidence=0.5,
     )
-    async with greenroom(world, services):
+    async with greenroom(world, services) as bot:
         await world.double.send_message(
             world.guild, world.ask, world.fan, "how did you make the neon intro?"
         )
@@ -163,13 +163,38 @@ async def test_auto_answer_threads_confident_answers_and_stays_silent_otherwise(
         assert len(world.ask.threads) == 1
 
         # After a mod replies in the thread, the bot stays quiet there.
-        await world.double.send_message(world.guild, thread, world.mod, "I'll take this one")
+        await _send_and_wait_until_handled(world, bot, thread, world.mod, "I'll take this one")
         mark = world.double.mark()
-        await world.double.send_message(
-            world.guild, thread, world.fan, "how did you make the neon intro?"
+        await _send_and_wait_until_handled(
+            world, bot, thread, world.fan, "how did you make the neon intro?"
         )
-        await asyncio.sleep(1.5)  # the bot would have answered within this time
         assert _bot_messages_after(world, thread, mark) == []
+
+
+async def _send_and_wait_until_handled(world, bot, channel, member, content: str) -> None:
+    """Send a message, then wait until the bot's on_message listeners are done with it."""
+    loop = asyncio.get_running_loop()
+    listeners: asyncio.Future[list[asyncio.Task]] = loop.create_future()
+    wanted = (channel.id, member.id, content)
+
+    def collect() -> None:
+        listeners.set_result(
+            [t for t in asyncio.all_tasks() if t.get_name() == "discord.py: on_message"]
+        )
+
+    def check(message) -> bool:
+        if (message.channel.id, message.author.id, message.content) != wanted:
+            return False
+        # The dispatch that calls this check goes on to start one task per listener (named so
+        # by discord.py); a callback queued now runs after that, before any of them has run.
+        loop.call_soon(collect)
+        return True
+
+    seen = asyncio.ensure_future(bot.wait_for("message", check=check))
+    await world.double.send_message(world.guild, channel, member, content)
+    tasks = await asyncio.wait_for(listeners, 10)
+    assert tasks, "discord.py no longer names its listener tasks 'discord.py: on_message'"
+    await asyncio.wait_for(asyncio.gather(*tasks, seen), 10)
 
 
 async def _wait_for_gap(services, guild_id: int, question: str) -> None:
