@@ -5,10 +5,11 @@ chromadb's embedded client keeps each collection's index in memory, per process,
 notices another process's writes: its queries then miss new vectors or fail with
 `InternalError ... Error finding id`, and a write made from that stale memory can save an index
 without the other process's vectors. So:
-- chroma's own SQLite file is the authority. Its log head and collection count change with
-  every write of any process; each call compares them with what this process last saw (~10 us)
-  and, if another process wrote since, reopens chromadb's Rust bindings first (fresh caches:
-  an index is reloaded from disk and chroma's log on first use).
+- Every write counts itself in `chroma.writes`, a number in a small file beside the store. Each
+  call first compares it with the count this process last saw (a pread, ~1 us) and, if another
+  process wrote since, reopens chromadb's Rust bindings (fresh caches: an index is reloaded from
+  disk and chroma's log on first use). The count is ours, not chroma's SQLite file: a second
+  SQLite library opening that file in this process would break its POSIX locks.
 - Writes, reopens and a collection's first query after a reopen hold `chroma.lock` (an flock),
   so no process writes from a stale state or loads an index while another saves it.
 - A read that still fails with chromadb's InternalError or NotFoundError (another process wrote
@@ -20,7 +21,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import sqlite3
+import struct
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -34,6 +35,9 @@ from knowledge.embedder import Embedder
 log = logging.getLogger(__name__)
 
 SEARCH_EF = 128  # HNSW recall at 100k near-duplicates: default ef finds ~69% of the exact top 8
+# A new collection's index settings (chroma saves the index to disk every `sync_threshold`
+# records written, 1,000 by default).
+HNSW_CONFIGURATION: dict[str, Any] = {"space": "cosine", "ef_search": SEARCH_EF}
 
 
 def _chroma_embedding_function(embedder: Embedder) -> Any:
@@ -103,12 +107,40 @@ class ProcessLock:
         self._lock.release()
 
 
-# What another process's write changes in chroma's SQLite file: a write appends to the log
-# (seq ids only grow: chroma purges below its watermarks, never the newest entry), creating or
-# deleting a collection changes the count. Reopening the bindings changes neither.
-_STORE_STATE = (
-    "SELECT (SELECT max(seq_id) FROM embeddings_queue), (SELECT count(*) FROM collections)"
-)
+class WriteCount:
+    """A count of the store's writes in a file every process shares; bump it under the lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+        self._open_lock = threading.Lock()
+        self._file()
+
+    def _file(self) -> int:
+        fd = self._fd
+        if fd is None:
+            with self._open_lock:
+                if self._fd is None:
+                    self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = self._fd
+        return fd
+
+    def value(self) -> int:
+        data = os.pread(self._file(), 8, 0)
+        return struct.unpack("<Q", data)[0] if len(data) == 8 else 0
+
+    def bump(self) -> int:
+        value = self.value() + 1
+        os.pwrite(self._file(), struct.pack("<Q", value), 0)
+        return value
+
+    def close(self) -> None:
+        with self._open_lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
 _READS = frozenset({"query", "get", "count", "peek"})
 
 
@@ -123,6 +155,9 @@ class VectorStore:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.embedder = embedder
+        self._lock = ProcessLock(path.with_name(path.name + ".lock"))
+        self._writes = WriteCount(path.with_name(path.name + ".writes"))
+        self._seen = self._writes.value()  # before opening: a write from now on is news
         self.client = chromadb.PersistentClient(
             path=str(path), settings=Settings(anonymized_telemetry=False, allow_reset=False)
         )
@@ -137,42 +172,29 @@ class VectorStore:
         ):
             raise RuntimeError("knowledge/vectors.py cannot reopen this chromadb (made for 1.5)")
         self._retry_errors = (InternalError, NotFoundError)
-        self._lock = ProcessLock(path.with_name(path.name + ".lock"))
         self._warm: set[str] = set()  # collections queried (index loaded) since the last reopen
-        self._state_conn: sqlite3.Connection | None = None
-        self._state_lock = threading.Lock()
-        with self._lock:
-            self._seen = self._store_state()
 
     # -- staying current with other processes (see the module docstring) --------------------
-    def _store_state(self) -> tuple[Any, ...]:
-        with self._state_lock:
-            if self._state_conn is None:
-                # Only reads, but opened read-write so that a journal left by a killed writer
-                # is rolled back rather than failing every check.
-                self._state_conn = sqlite3.connect(
-                    self.path / "chroma.sqlite3", check_same_thread=False, isolation_level=None
-                )
-            # fetchall: a statement left half-read would hold a read lock against writers
-            return tuple(self._state_conn.execute(_STORE_STATE).fetchall()[0])
-
     def _reopen(self) -> None:
         self._warm.clear()
         self._handles.clear()
         self._server.start()
 
     @contextmanager
-    def _exclusive(self, reopen: bool = False) -> Iterator[None]:
-        """Hold the store lock with this process caught up (reopened if another process wrote
-        since it last looked, or when asked); its own writes meanwhile are not news."""
+    def _exclusive(self, reopen: bool = False, write: bool = False) -> Iterator[None]:
+        """Hold the store lock with this process caught up: reopened if another process wrote
+        since it last looked (or when asked). A write is counted, even one that failed."""
         with self._lock:
+            writes = self._writes.value()
+            if reopen or writes != self._seen:
+                log.debug("reopening the vector store")
+                self._reopen()
+                self._seen = writes
             try:
-                if reopen or self._store_state() != self._seen:
-                    log.debug("reopening the vector store")
-                    self._reopen()
                 yield
             finally:
-                self._seen = self._store_state()
+                if write:
+                    self._seen = self._writes.bump()
 
     def _call(self, name: str, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
         handle = self._handles.get(name)
@@ -180,7 +202,7 @@ class VectorStore:
             method in _READS
             and handle is not None
             and name in self._warm
-            and self._store_state() == self._seen
+            and self._writes.value() == self._seen
         ):
             try:
                 return getattr(handle, method)(*args, **kwargs)
@@ -192,7 +214,7 @@ class VectorStore:
     def _call_exclusive(
         self, name: str, method: str, args: tuple, kwargs: dict[str, Any], *, reopen: bool
     ) -> Any:
-        with self._exclusive(reopen):
+        with self._exclusive(reopen, write=method not in _READS):
             try:
                 result = getattr(self._handle(name), method)(*args, **kwargs)
             except self._retry_errors as exc:
@@ -212,7 +234,7 @@ class VectorStore:
             handle = self.client.get_or_create_collection(
                 name,
                 embedding_function=self._ef,
-                configuration={"hnsw": {"space": "cosine", "ef_search": SEARCH_EF}},
+                configuration={"hnsw": dict(HNSW_CONFIGURATION)},
                 metadata={"embedder": self.embedder.fingerprint()},
             )
             self._handles[name] = handle
@@ -220,13 +242,16 @@ class VectorStore:
 
     # -- the API ----------------------------------------------------------------------------
     def collection(self, name: str) -> Collection:
+        """The collection `name`, created if missing."""
         collection = self._collections.get(name)
         if collection is None:
-            collection = self._collections.setdefault(name, Collection(self, name))
+            with self._exclusive():
+                self._handle(name)
+                collection = self._collections.setdefault(name, Collection(self, name))
         return collection
 
     def drop(self, name: str) -> None:
-        with self._exclusive():
+        with self._exclusive(write=True):
             self._handles.pop(name, None)
             self._warm.discard(name)
             try:
@@ -239,11 +264,8 @@ class VectorStore:
             return [c.name for c in self.client.list_collections()]
 
     def close(self) -> None:
-        """Close this store's own SQLite connection (reopened if the store is used again)."""
-        with self._state_lock:
-            if self._state_conn is not None:
-                self._state_conn.close()
-                self._state_conn = None
+        """Close the write count's file (opened again if the store is used again)."""
+        self._writes.close()
 
 
 class Collection:
