@@ -72,6 +72,7 @@ class Session:
     sent: list[dict] = field(default_factory=list)
     closed: bool = False
     keepalives_on: bool = True
+    close_code: int | None = None  # when the double closed it
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -341,6 +342,10 @@ class TwitchDouble:
         if subscription_type:
             metadata |= {"subscription_type": subscription_type, "subscription_version": "1"}
         return {"metadata": metadata, "payload": payload}
+
+    def send(self, session: Session, message: dict) -> None:
+        """Send a message as it is (e.g. the same notification again, to test de-duplication)."""
+        self._send(session, message)
 
     def _send(self, session: Session, message: dict) -> None:
         session.sent.append(message)
@@ -670,6 +675,7 @@ class TwitchDouble:
             # The subscriptions carry over; the old connection closes once the new one is up.
             session.subscribed.set()
             old.closed = True
+            old.close_code = 4004
             self._spawn(old.ws.close(code=4004, message=b"reconnected"))
         watchers = [self._spawn(self._keepalives(session))]
         if old is None:
@@ -699,4 +705,5 @@ class TwitchDouble:
             await asyncio.wait_for(session.subscribed.wait(), self.subscribe_deadline)
         except TimeoutError:
             session.closed = True
+            session.close_code = 4003
             await session.ws.close(code=4003, message=b"Connection unused")
