@@ -38,6 +38,18 @@ class Settings(BaseSettings):
     source_poll_seconds: float = 2.0
     source_tick_seconds: float = 30.0
     source_allow_private_hosts: bool = False
+    # Twitch (channel-point cameo requests): the app's id and secret; the broadcaster's tokens
+    # live in data_dir/twitch_tokens.json (mode 0600) after `greenroom twitch login`. The URLs
+    # are Twitch's; tests point them at a loopback double.
+    twitch_client_id: str | None = None
+    twitch_client_secret: SecretStr | None = None
+    twitch_auth_url: str = "https://id.twitch.tv/oauth2"
+    twitch_api_url: str = "https://api.twitch.tv/helix"
+    twitch_eventsub_url: str = "wss://eventsub.wss.twitch.tv/ws"
+    # A request nobody decided within this many hours is canceled (the points go back).
+    twitch_request_expiry_hours: float = 48.0
+    # How often status updates Twitch did not take yet are retried, and expiry is checked.
+    twitch_retry_seconds: float = 30.0
 
     def source_tokens(self) -> SourceTokens:
         """The remote-source tokens, wrapped so they never show in reprs or logs."""
@@ -52,6 +64,10 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "greenroom.sqlite3"
+
+    @property
+    def twitch_tokens_path(self) -> Path:
+        return self.data_dir / "twitch_tokens.json"
 
     @property
     def clips_dir(self) -> Path:
