@@ -1,0 +1,388 @@
+"""Cameo requests in SQLite: the rewards each guild created, one row per redemption, and an
+append-only audit of every act on a request.
+
+A request's state moves by compare-and-set (`UPDATE ... WHERE state IN (...)`), so when two
+mods decide at once exactly one decision counts and exactly one Twitch update is queued. The
+status Twitch should get (`pending_status`) is stored with the decision, and cleared only when
+Twitch took it: a failed update is retried, never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+from bot.storage import Database, Migration
+from bot.twitch.helix import CANCELED, FULFILLED, UNFULFILLED, CustomReward, Redemption
+
+
+class RequestState(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"  # in the cameo queue, waiting for its clip
+    HELD = "held"
+    REJECTED = "rejected"
+    FULFILLED = "fulfilled"
+    EXPIRED = "expired"
+
+
+S = RequestState
+_STATES = ", ".join(f"'{s}'" for s in RequestState)
+# action -> (states it may start from, the state it leads to, the Twitch status it asks for)
+TRANSITIONS: dict[str, tuple[tuple[RequestState, ...], RequestState, str | None]] = {
+    "accept": ((S.OPEN, S.HELD), S.ACCEPTED, None),
+    "hold": ((S.OPEN,), S.HELD, None),
+    "reject": ((S.OPEN, S.HELD, S.ACCEPTED), S.REJECTED, CANCELED),
+    "fulfil": ((S.ACCEPTED,), S.FULFILLED, FULFILLED),
+    "expire": ((S.OPEN, S.HELD), S.EXPIRED, CANCELED),
+}
+UNDECIDED = (S.OPEN, S.HELD)
+BOT_ACTOR = 0  # the audit's actor for what the bot does by itself (records, expiry, Twitch)
+
+MIGRATIONS = [
+    Migration(
+        1,
+        f"""
+        CREATE TABLE twitch_rewards (
+            reward_id TEXT PRIMARY KEY,
+            guild_id INTEGER NOT NULL,
+            broadcaster_id TEXT NOT NULL,
+            broadcaster_login TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL,
+            cost INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX twitch_rewards_by_guild ON twitch_rewards(guild_id);
+
+        CREATE TABLE twitch_requests (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            guild_id INTEGER NOT NULL,
+            redemption_id TEXT NOT NULL UNIQUE,
+            reward_id TEXT NOT NULL,
+            broadcaster_id TEXT NOT NULL,
+            reward_title TEXT NOT NULL DEFAULT '',
+            user_login TEXT NOT NULL DEFAULT '',
+            user_name TEXT NOT NULL DEFAULT '',
+            user_input TEXT NOT NULL DEFAULT '',
+            redeemed_at TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL CHECK (state IN ({_STATES})),
+            twitch_status TEXT NOT NULL DEFAULT 'UNFULFILLED',
+            pending_status TEXT,
+            twitch_error TEXT NOT NULL DEFAULT '',
+            reason TEXT NOT NULL DEFAULT '',
+            decided_by INTEGER,
+            card_channel_id INTEGER,
+            card_message_id INTEGER,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX twitch_requests_by_guild_state ON twitch_requests(guild_id, state, id);
+        CREATE INDEX twitch_requests_pending ON twitch_requests(pending_status);
+
+        CREATE TABLE twitch_request_audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            request_id INTEGER NOT NULL REFERENCES twitch_requests(id),
+            guild_id INTEGER NOT NULL,
+            actor_id INTEGER NOT NULL,
+            action TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            at REAL NOT NULL
+        );
+        CREATE INDEX twitch_request_audit_by_request ON twitch_request_audit(request_id, id)
+        """,
+    )
+]
+# As for the clips' audit (bot/clips/schema.py): created after the migrations, idempotently.
+_APPEND_ONLY = [
+    "CREATE TRIGGER IF NOT EXISTS twitch_request_audit_no_update BEFORE UPDATE ON"
+    " twitch_request_audit BEGIN SELECT RAISE(ABORT, 'twitch_request_audit is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS twitch_request_audit_no_delete BEFORE DELETE ON"
+    " twitch_request_audit BEGIN SELECT RAISE(ABORT, 'twitch_request_audit is append-only'); END",
+    "CREATE TRIGGER IF NOT EXISTS twitch_request_audit_no_replace BEFORE INSERT ON"
+    " twitch_request_audit WHEN EXISTS (SELECT 1 FROM twitch_request_audit WHERE id = NEW.id)"
+    " BEGIN SELECT RAISE(ABORT, 'twitch_request_audit is append-only'); END",
+]
+
+
+class RequestError(Exception):
+    """A request that cannot do what was asked; the message is shown to the member."""
+
+
+class RequestAlreadyDecided(RequestError):
+    def __init__(self, request: CameoRequest, action: str) -> None:
+        by = f" by user {request.decided_by}" if request.decided_by else ""
+        super().__init__(
+            f"Request #{request.id} is already {request.state.value}{by}: it can't be"
+            f" {ACTION_WORDS[action]} now. Nothing was changed."
+        )
+        self.request = request
+        self.actor_id = request.decided_by
+
+
+ACTION_WORDS = {
+    "accept": "accepted",
+    "hold": "put on hold",
+    "reject": "rejected",
+    "fulfil": "marked fulfilled",
+    "expire": "expired",
+}
+
+
+@dataclass(frozen=True)
+class RewardLink:
+    reward_id: str
+    guild_id: int
+    broadcaster_id: str
+    broadcaster_login: str
+    title: str
+    cost: int
+
+
+@dataclass(frozen=True)
+class CameoRequest:
+    id: int
+    guild_id: int
+    redemption_id: str
+    reward_id: str
+    broadcaster_id: str
+    reward_title: str
+    user_login: str
+    user_name: str
+    user_input: str
+    redeemed_at: str
+    state: RequestState
+    twitch_status: str
+    pending_status: str | None
+    twitch_error: str
+    reason: str
+    decided_by: int | None
+    card_channel_id: int | None
+    card_message_id: int | None
+    created_at: float
+    updated_at: float
+
+    @classmethod
+    def from_row(cls, row) -> CameoRequest:
+        values = dict(row)
+        values["state"] = RequestState(values["state"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor_id: int
+    action: str
+    from_state: str | None
+    to_state: str
+    reason: str
+    at: float
+
+
+class RequestStore:
+    def __init__(self, db: Database, clock=time.time) -> None:
+        self.db = db
+        self.clock = clock
+
+    @classmethod
+    async def open(cls, db: Database, clock=time.time) -> RequestStore:
+        await db.migrate("twitch", MIGRATIONS)
+        async with db.transaction() as conn:
+            for statement in _APPEND_ONLY:
+                await conn.execute(statement)
+        return cls(db, clock)
+
+    # --- rewards ----------------------------------------------------------------------------
+
+    async def add_reward(self, guild_id: int, reward: CustomReward, login: str) -> RewardLink:
+        """Link a reward Greenroom created to a guild; a guild has one broadcaster."""
+        other = await self.db.fetchone(
+            "SELECT broadcaster_login FROM twitch_rewards WHERE guild_id = ?"
+            " AND broadcaster_id != ? LIMIT 1",
+            (guild_id, reward.broadcaster_id),
+        )
+        if other is not None:
+            raise RequestError(
+                f"server {guild_id} is already linked to the Twitch channel"
+                f" {other['broadcaster_login']}"
+            )
+        await self.db.execute(
+            "INSERT INTO twitch_rewards(reward_id, guild_id, broadcaster_id, broadcaster_login,"
+            " title, cost, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (reward.id, guild_id, reward.broadcaster_id, login, reward.title, reward.cost,
+             self.clock()),
+        )  # fmt: skip
+        return RewardLink(reward.id, guild_id, reward.broadcaster_id, login, reward.title,
+                          reward.cost)  # fmt: skip
+
+    async def rewards(self, guild_id: int | None = None) -> list[RewardLink]:
+        sql = "SELECT reward_id, guild_id, broadcaster_id, broadcaster_login, title, cost"
+        sql += " FROM twitch_rewards"
+        rows = await (
+            self.db.fetchall(sql + " WHERE guild_id = ? ORDER BY created_at", (guild_id,))
+            if guild_id is not None
+            else self.db.fetchall(sql + " ORDER BY created_at")
+        )
+        return [RewardLink(**dict(row)) for row in rows]
+
+    # --- requests ---------------------------------------------------------------------------
+
+    async def record(self, redemption: Redemption) -> tuple[CameoRequest | None, bool]:
+        """The request for a redemption (new or already known), and whether it is new; None
+        for a reward Greenroom does not know."""
+        reward = await self.db.fetchone(
+            "SELECT guild_id, title FROM twitch_rewards WHERE reward_id = ?",
+            (redemption.reward_id,),
+        )
+        if reward is None:
+            return None, False
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "INSERT INTO twitch_requests(guild_id, redemption_id, reward_id, broadcaster_id,"
+                " reward_title, user_login, user_name, user_input, redeemed_at, state,"
+                " twitch_status, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)"
+                " ON CONFLICT(redemption_id) DO NOTHING",
+                (
+                    reward["guild_id"], redemption.id, redemption.reward_id,
+                    redemption.broadcaster_id, redemption.reward_title or reward["title"],
+                    redemption.user_login, redemption.user_name, redemption.user_input,
+                    redemption.redeemed_at, redemption.status or UNFULFILLED, now, now,
+                ),
+            )  # fmt: skip
+            new = cur.rowcount == 1
+            if new:
+                await self._audit(conn, cur.lastrowid, reward["guild_id"], BOT_ACTOR,
+                                  "redeemed", None, S.OPEN, "", now)  # fmt: skip
+        row = await self.db.fetchone(
+            "SELECT * FROM twitch_requests WHERE redemption_id = ?", (redemption.id,)
+        )
+        return CameoRequest.from_row(row), new
+
+    async def get(self, request_id: int, guild_id: int | None = None) -> CameoRequest | None:
+        row = await self.db.fetchone("SELECT * FROM twitch_requests WHERE id = ?", (request_id,))
+        if row is None or (guild_id is not None and row["guild_id"] != guild_id):
+            return None
+        return CameoRequest.from_row(row)
+
+    async def list(
+        self, guild_id: int, states: tuple[RequestState, ...] = (S.OPEN, S.HELD, S.ACCEPTED)
+    ) -> list[CameoRequest]:
+        marks = ", ".join("?" for _ in states)
+        rows = await self.db.fetchall(
+            f"SELECT * FROM twitch_requests WHERE guild_id = ? AND state IN ({marks}) ORDER BY id",
+            (guild_id, *states),
+        )
+        return [CameoRequest.from_row(row) for row in rows]
+
+    async def decide(
+        self, request_id: int, guild_id: int, action: str, actor_id: int, reason: str = ""
+    ) -> CameoRequest:
+        """Move the request; `RequestAlreadyDecided` when it is not in a state that allows it
+        (someone else decided first). A decision that changes the Twitch status also needs the
+        redemption to still be UNFULFILLED (the only status Twitch lets change)."""
+        if action not in TRANSITIONS:
+            raise ValueError(f"unknown request action {action!r}")
+        sources, target, twitch_status = TRANSITIONS[action]
+        marks = ", ".join("?" for _ in sources)
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                "SELECT state FROM twitch_requests WHERE id = ? AND guild_id = ?",
+                (request_id, guild_id),
+            ) as cur:
+                before = await cur.fetchone()
+            if before is None:
+                raise RequestError(f"There is no request #{request_id} in this server.")
+            extra = " AND twitch_status = 'UNFULFILLED'" if twitch_status else ""
+            cur = await conn.execute(
+                f"UPDATE twitch_requests SET state = ?, reason = ?, decided_by = ?,"
+                f" pending_status = COALESCE(?, pending_status), updated_at = ?"
+                f" WHERE id = ? AND guild_id = ? AND state IN ({marks}){extra}",
+                (target, reason, actor_id, twitch_status, now, request_id, guild_id, *sources),
+            )
+            changed = cur.rowcount == 1
+            if changed:
+                await self._audit(conn, request_id, guild_id, actor_id, action,
+                                  before["state"], target, reason, now)  # fmt: skip
+        request = await self.get(request_id, guild_id)
+        if not changed:
+            raise RequestAlreadyDecided(request, action)
+        return request
+
+    async def set_card(self, request_id: int, channel_id: int, message_id: int) -> None:
+        await self.db.execute(
+            "UPDATE twitch_requests SET card_channel_id = ?, card_message_id = ? WHERE id = ?",
+            (channel_id, message_id, request_id),
+        )
+
+    async def without_card(self) -> list[CameoRequest]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM twitch_requests WHERE card_message_id IS NULL ORDER BY id"
+        )
+        return [CameoRequest.from_row(row) for row in rows]
+
+    async def pending(self) -> list[CameoRequest]:
+        """Requests whose Twitch status update has not gone through yet."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM twitch_requests WHERE pending_status IS NOT NULL ORDER BY id"
+        )
+        return [CameoRequest.from_row(row) for row in rows]
+
+    async def stale(self, older_than: float) -> list[CameoRequest]:
+        """Undecided requests recorded before `older_than` (unix time)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM twitch_requests WHERE state IN ('open', 'held') AND created_at < ?"
+            " ORDER BY id",
+            (older_than,),
+        )
+        return [CameoRequest.from_row(row) for row in rows]
+
+    async def twitch_took(self, request: CameoRequest, status: str) -> CameoRequest:
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE twitch_requests SET twitch_status = ?, pending_status = NULL,"
+                " twitch_error = '', updated_at = ? WHERE id = ?",
+                (status, now, request.id),
+            )
+            await self._audit(conn, request.id, request.guild_id, BOT_ACTOR, "twitch",
+                              request.state, request.state, status, now)  # fmt: skip
+        return await self.get(request.id)
+
+    async def twitch_failed(
+        self, request: CameoRequest, error: str, *, give_up: bool = False
+    ) -> CameoRequest:
+        """Twitch did not take the update: kept pending to retry, or dropped (`give_up`)."""
+        now = self.clock()
+        pending = None if give_up else request.pending_status
+        async with self.db.transaction() as conn:
+            await conn.execute(
+                "UPDATE twitch_requests SET pending_status = ?, twitch_error = ?,"
+                " updated_at = ? WHERE id = ?",
+                (pending, error, now, request.id),
+            )
+            if give_up:
+                await self._audit(conn, request.id, request.guild_id, BOT_ACTOR, "twitch",
+                                  request.state, request.state, error, now)  # fmt: skip
+        return await self.get(request.id)
+
+    async def audit(self, request_id: int) -> list[AuditEntry]:
+        rows = await self.db.fetchall(
+            "SELECT actor_id, action, from_state, to_state, reason, at FROM twitch_request_audit"
+            " WHERE request_id = ? ORDER BY id",
+            (request_id,),
+        )
+        return [AuditEntry(**dict(row)) for row in rows]
+
+    @staticmethod
+    async def _audit(conn, request_id, guild_id, actor_id, action, from_state, to_state,
+                     reason, at) -> None:  # fmt: skip
+        await conn.execute(
+            "INSERT INTO twitch_request_audit(request_id, guild_id, actor_id, action,"
+            " from_state, to_state, reason, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (request_id, guild_id, actor_id, action,
+             None if from_state is None else str(from_state), str(to_state), reason, at),
+        )  # fmt: skip
