@@ -187,7 +187,7 @@ def _fmt(value: Any) -> str:
 
 
 def write_results(name: str, payload: dict[str, Any], path: Path | None = None) -> Path:
-    path = path or RESULTS / name
+    path = path or RESULTS / (name if name.endswith(".json") else f"{name}.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

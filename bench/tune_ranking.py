@@ -20,6 +20,7 @@ import _common
 _common.configure_environment()
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import itertools  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
@@ -38,21 +39,24 @@ from knowledge.answer import (  # noqa: E402
 from knowledge.base import Library  # noqa: E402
 from knowledge.embedder import Embedder  # noqa: E402
 from knowledge.evaluation import _norm, load_questions, shown_right, summarise  # noqa: E402
+from knowledge.rerank import RerankModel  # noqa: E402
 from knowledge.retrieval import (  # noqa: E402
     PUBLIC_ONLY,
     RankSettings,
     gather_candidates,
+    pool_features,
     rank_candidates,
 )
 
 GRID = [
     RankSettings(candidates=n, rrf_k=k, rescore=r, passage_weight=w)
     for n, k, r, w in itertools.product(
-        (40, 100), (5, 8, 12, 20, 60), (0, 15, 30, 50), (0.5, 1.0, 2.0, 4.0)
+        (40, 100), (5, 10, 20, 60), (0, 30, 50), (1.0, 2.0, 4.0, 8.0)
     )
     if not (r == 0 and w != 1.0)  # without rescoring the weight means nothing
 ]
 TODAY = RankSettings(candidates=40, rrf_k=60, rescore=0)  # the fusion before this work
+POOL = RankSettings(candidates=100, rrf_k=20, rescore=30)  # the pool the reranker orders
 MAX_WRONG = 0.07  # thresholds are fitted for <= 7% wrong answers, to hold <= 10% held out
 MAX_LOST = 0.03  # declining may cost at most 3% of answerable questions a right suggestion
 
@@ -77,14 +81,40 @@ def prepare(kb, questions):
 def hits_for(kb, row, ranking):
     q, vector, candidates = row
     return rank_candidates(
-        candidates, vector, catalog=kb.catalog, k=10, search_filter=PUBLIC_ONLY, ranking=ranking
+        q.question,
+        candidates,
+        vector,
+        catalog=kb.catalog,
+        k=10,
+        search_filter=PUBLIC_ONLY,
+        ranking=ranking,
     )
 
 
+def is_right(q, chunk) -> bool:
+    return q.answerable and chunk.path == q.source and _norm(q.answer_hint) in _norm(chunk.text)
+
+
+def fit_reranker(kb, rows, indices, features_cache) -> RankSettings:
+    """A RerankModel fitted on these questions' pools (answerable questions only)."""
+    xs, ys = [], []
+    for i in indices:
+        q = rows[i][0]
+        if not q.answerable:
+            continue
+        chunks, x = features_cache[i]
+        xs.append(x)
+        ys += [1.0 if is_right(q, c) else 0.0 for c in chunks]
+    weights, bias = fit_logistic(np.vstack(xs), np.asarray(ys))
+    model = RerankModel(
+        weights=tuple(round(float(w), 4) for w in weights), bias=round(float(bias), 4)
+    )
+    return dataclasses.replace(POOL, rerank=model)
+
+
 def rank_of(q, hits) -> int | None:
-    hint = _norm(q.answer_hint)
     for i, hit in enumerate(hits[:10], start=1):
-        if hit.chunk.path == q.source and hint in _norm(hit.chunk.text):
+        if is_right(q, hit.chunk):
             return i
     return None
 
@@ -215,6 +245,20 @@ def figures(result: dict) -> dict:
     return {k: round(result[k], 4) if isinstance(result[k], float) else result[k] for k in keys}
 
 
+def cross_fitted(kb, rows, indices, folds_n, seed, features_cache, hits_cache):
+    """Hits for each question from a reranker fitted without it (inner folds)."""
+    inner = folds_of([rows[i] for i in indices], folds_n, seed + 1)
+    out = {}
+    for fold in inner:
+        test = [indices[j] for j in fold]
+        train = [i for i in indices if i not in set(test)]
+        ranking = fit_reranker(kb, rows, train, features_cache)
+        for i in test:
+            hits_cache[(ranking, i)] = hits_for(kb, rows[i], ranking)
+            out[i] = ranking
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, required=True)
@@ -232,9 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     kb = library.open(args.kb)
     questions = load_questions(args.questions)
     rows = prepare(kb, questions)
-    print(f"{len(rows)} questions, {len(GRID)} ranking settings", file=sys.stderr)
+    n_rows = len(rows)
+    print(f"{n_rows} questions, {len(GRID)} fusion settings", file=sys.stderr)
 
-    hits_cache = {}
+    hits_cache: dict = {}
     rank_cache: dict[RankSettings, list[int | None]] = {}
     for ranking in [TODAY, *GRID]:
         ranks = []
@@ -243,41 +288,87 @@ def main(argv: list[str] | None = None) -> int:
             hits_cache[(ranking, i)] = hits
             ranks.append(rank_of(row[0], hits) if row[0].answerable else None)
         rank_cache[ranking] = ranks
+    features_cache = {
+        i: pool_features(
+            q.question, cands, vec, catalog=kb.catalog, search_filter=PUBLIC_ONLY, ranking=POOL
+        )
+        for i, (q, vec, cands) in enumerate(rows)
+    }
 
     folds = folds_of(rows, args.folds, args.seed)
+    answerable = [i for i in range(n_rows) if rows[i][0].answerable]
+
+    # 1. Ranking alone, both families, on held-out folds.
+    family_ranks: dict[str, dict[int, int | None]] = {"fusion": {}, "rerank": {}}
+    for test in folds:
+        train = [i for f in folds if f is not test for i in f]
+        fusion = pick_ranking(
+            kb, [rows[i] for i in train], {g: [rank_cache[g][i] for i in train] for g in GRID}
+        )
+        rerank = fit_reranker(kb, rows, train, features_cache)
+        for i in test:
+            family_ranks["fusion"][i] = rank_cache[fusion][i]
+            family_ranks["rerank"][i] = rank_of(rows[i][0], hits_for(kb, rows[i], rerank))
+    ranking_cv = {}
+    for family, ranks in family_ranks.items():
+        r = [ranks[i] for i in answerable]
+        ranking_cv[family] = {
+            **{
+                f"recall@{n}": round(sum(1 for x in r if x and x <= n) / len(r), 4)
+                for n in (1, 3, 5, 10)
+            },
+            "mrr@10": round(mrr(r), 4),
+        }
+    today_r = [rank_cache[TODAY][i] for i in answerable]
+    ranking_cv["before"] = {
+        **{
+            f"recall@{n}": round(sum(1 for x in today_r if x and x <= n) / len(today_r), 4)
+            for n in (1, 3, 5, 10)
+        },
+        "mrr@10": round(mrr(today_r), 4),
+    }
+    print("\nranking on held-out folds (before = k 60, 40 candidates, no rescoring):")
+    _common.print_table(
+        [[fam, *vals.values()] for fam, vals in ranking_cv.items()],
+        ["ranking", "R@1", "R@3", "R@5", "R@10", "MRR@10"],
+    )
+
+    # 2. The whole answer path with the reranker: tiers fitted on cross-fitted train hits.
     pooled: list[dict] = []
     chosen = []
     for n, test in enumerate(folds):
         train = [i for f in folds if f is not test for i in f]
-        sub_rows = [rows[i] for i in train]
-        sub_cache = {g: [rank_cache[g][i] for i in train] for g in GRID}
-        ranking = pick_ranking(kb, sub_rows, sub_cache)
-        model = fit_confidence(samples_for(kb, rows, train, ranking, hits_cache))
-        chosen.append({"fold": n, "ranking": asdict(ranking), "model": asdict(model)})
+        inner = cross_fitted(kb, rows, train, args.folds, args.seed, features_cache, hits_cache)
+        samples = []
+        for i in train:
+            samples += samples_for(kb, rows, [i], inner[i], hits_cache)
+        model = fit_confidence(samples)
+        ranking = fit_reranker(kb, rows, train, features_cache)
+        for i in test:
+            hits_cache[(ranking, i)] = hits_for(kb, rows[i], ranking)
+        chosen.append({"fold": n, "model": asdict(model)})
         pooled += answer_rows(kb, rows, test, ranking, model, hits_cache)
     cv = figures(summarise(pooled))
 
-    all_idx = list(range(len(rows)))
-    baseline = figures(
-        summarise(
-            answer_rows(kb, rows, all_idx, TODAY, ConfidenceModel(answer_at=2.0), hits_cache)
-        )
-    )
-    final_ranking = pick_ranking(kb, rows, rank_cache)
-    final_model = fit_confidence(samples_for(kb, rows, all_idx, final_ranking, hits_cache))
-    print("\nheld-out folds (pooled):")
+    all_idx = list(range(n_rows))
+    final_ranking = fit_reranker(kb, rows, all_idx, features_cache)
+    inner = cross_fitted(kb, rows, all_idx, args.folds, args.seed, features_cache, hits_cache)
+    samples = []
+    for i in all_idx:
+        samples += samples_for(kb, rows, [i], inner[i], hits_cache)
+    final_model = fit_confidence(samples)
+    print("\nwhat the fan sees, held-out folds (pooled):")
     _common.print_table([[k, v] for k, v in cv.items()], ["figure", "value"])
-    print(f"\nranking of before this work on the same questions: MRR {baseline['mrr@10']},"
-          f" R@1 {baseline['recall@1']}, R@5 {baseline['recall@5']}")
-    print(f"\nper-fold choices: {[c['ranking'] for c in chosen]}")
-    print(f"\nfitted on all {len(rows)}: {final_ranking}\n{final_model}")
+    print(f"\nper-fold tier models: {[c['model'] for c in chosen]}")
+    print(f"\nfitted on all {n_rows}:\n{final_ranking}\n{final_model}")
 
     payload = {
         "machine": _common.machine_note(),
+        "code": _common.code_version(),
         "questions": str(args.questions),
         "folds": args.folds,
+        "ranking_cv": ranking_cv,
         "cv": cv,
-        "today": baseline,
         "per_fold": chosen,
         "final_ranking": asdict(final_ranking),
         "final_model": asdict(final_model),
@@ -301,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nheld-out set {args.holdout} with the shipped fit:")
         _common.print_table([[k, v] for k, v in held.items()], ["figure", "value"])
         payload["holdout"] = held
-    path = _common.write_results("tune_ranking", payload)
+    path = _common.write_results("tune_ranking.json", payload)
     print(f"\nwrote {path}")
     return 0
 

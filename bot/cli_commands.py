@@ -134,13 +134,23 @@ def cmd_ingest(args, settings: Settings) -> int:
 
 
 def render_answer(answer) -> str:
+    """An answer as the fan would see it, as text: the tier decides the shape."""
+    from knowledge.answer import ANSWER, SUGGEST
+
+    def cite(c) -> str:
+        where = c.url or c.path or ""
+        return c.label + (f" ({where})" if where else "")
+
     lines = [answer.text]
-    if not answer.abstained:
+    if answer.mode == ANSWER:
         lines.append("")
         for n, c in enumerate(answer.citations, start=1):
-            where = c.url or c.path or ""
-            lines.append(f"[{n}] {c.label}" + (f" ({where})" if where else ""))
-    lines.append(f"confidence {answer.confidence:.2f}")
+            lines.append(f"[{n}] {cite(c)}")
+    elif answer.mode == SUGGEST:
+        for n, c in enumerate(answer.suggestions, start=1):
+            lines += ["", f"{n}. {cite(c)}", *(f"   {line}" for line in c.passage.splitlines())]
+    learned = " (a confirmed answer)" if answer.learned else ""
+    lines.append(f"[{answer.mode}] confidence {answer.confidence:.2f}{learned}")
     return "\n".join(lines)
 
 
@@ -212,8 +222,14 @@ def cmd_eval(args, settings: Settings) -> int:
         if f"recall@{k}" in result:
             print(f"  Recall@{k:<3} {result[f'recall@{k}']:.3f}")
     print(f"  MRR@10     {result['mrr@10']:.3f}")
-    print(f"  abstained on unanswerable   {result['abstain_unanswerable']:.3f}")
-    print(f"  wrongly abstained           {result['wrong_abstain']:.3f}")
+    print("  what the fan sees (shares of answerable questions):")
+    print(f"    answered, right passage     {result['answered_right']:.3f}")
+    print(f"    answered, wrong passage     {result['answered_wrong']:.3f}")
+    print(f"    suggested, right among them {result['suggested_right']:.3f}")
+    print(f"    suggested, none right       {result['suggested_wrong']:.3f}")
+    print(f"    declined                    {result['declined']:.3f}")
+    print(f"  unanswerable given an answer  {result['unanswerable_answered']:.3f}")
+    print(f"  unanswerable declined         {result['unanswerable_declined']:.3f}")
     missed = [r for r in result["questions"] if r["kind"] != "unanswerable" and not r["rank"]]
     for r in missed:
         print(f"  miss {r['id']}: {r['question']}")

@@ -41,6 +41,8 @@ def sentence_windows(text: str, size: int = 3, stride: int = 2) -> list[Window]:
 
     A text of `size` sentences or fewer has no windows: the chunk itself is its one passage.
     """
+    if size <= 0:  # windows switched off: the chunk is its only passage
+        return []
     spans = sentence_spans(text)
     if len(spans) <= size:
         return []

@@ -22,6 +22,14 @@ EVAL_KEYS = {
     "mrr@10",
     "abstain_unanswerable",
     "wrong_abstain",
+    "answered_right",
+    "answered_wrong",
+    "suggested_right",
+    "suggested_wrong",
+    "declined",
+    "shown_right",
+    "unanswerable_answered",
+    "unanswerable_declined",
     "n_answerable",
     "n_unanswerable",
     "questions",
@@ -95,8 +103,11 @@ def test_ask_json_keys(cli, fans: Path) -> None:
     )  # fmt: skip
     assert code == 0, err
     payload = json.loads(out)
-    assert set(payload) == {"answer", "abstained", "confidence", "citations"}
-    assert payload["abstained"] is False
+    assert set(payload) == {
+        "answer", "mode", "shown", "abstained", "learned", "confidence", "citations", "suggestions",
+    }  # fmt: skip
+    assert payload["mode"] == "answer" and payload["abstained"] is False
+    assert payload["shown"] == [payload["answer"]] and payload["suggestions"] == []
     assert "5 cm" in payload["answer"]
     assert 0.5 <= payload["confidence"] <= 1
     first = payload["citations"][0]
@@ -115,7 +126,7 @@ def test_ask_plain_text(cli, fans: Path) -> None:
     assert code == 0
     assert "5 cm" in out
     assert "[1] Mic setup › Distance (https://example.com/mic)" in out
-    assert re.search(r"^confidence \d\.\d\d$", out, re.MULTILINE)
+    assert re.search(r"^\[answer\] confidence \d\.\d\d$", out, re.MULTILINE)
 
 
 def test_kb_list_stats_remove(cli, fans: Path) -> None:
@@ -151,14 +162,30 @@ def test_eval_json_keys(cli, examples_library) -> None:
     assert code == 0, err
     result = json.loads(out)
     assert set(result) == EVAL_KEYS
-    assert (result["n_answerable"], result["n_unanswerable"]) == (19, 6)
+    assert (result["n_answerable"], result["n_unanswerable"]) == (41, 14)
     for key in EVAL_KEYS - {"n_answerable", "n_unanswerable", "questions"}:
         assert 0.0 <= result[key] <= 1.0, key
     assert result["recall@1"] <= result["recall@3"] <= result["recall@5"] <= result["recall@10"]
-    assert len(result["questions"]) == 25
-    assert {"id", "kind", "question", "rank", "abstained", "confidence"} <= set(
-        result["questions"][0]
-    )
+    assert len(result["questions"]) == 55
+    for row in result["questions"]:
+        assert {
+            "id",
+            "kind",
+            "question",
+            "rank",
+            "abstained",
+            "confidence",
+            "mode",
+            "shown",
+        } <= set(row)
+        assert row["mode"] in ("answer", "suggest", "decline")
+        assert (
+            len(row["shown"])
+            == {"answer": 1, "suggest": len(row["shown"]), "decline": 0}[row["mode"]]
+        )
+    # The fan's view adds up: every answerable question is answered, suggested or declined.
+    parts = ("answered_right", "answered_wrong", "suggested_right", "suggested_wrong", "declined")
+    assert sum(result[k] for k in parts) == pytest.approx(1.0)
 
 
 def test_eval_plain_text(cli, examples_library) -> None:
@@ -168,9 +195,10 @@ def test_eval_plain_text(cli, examples_library) -> None:
     )  # fmt: skip
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "25 questions (19 answerable, 6 unanswerable) against 'examples'"
+    assert lines[0] == "55 questions (41 answerable, 14 unanswerable) against 'examples'"
     assert lines[1].startswith("  Recall@3")
-    assert "MRR@10" in out and "abstained on unanswerable" in out
+    assert "MRR@10" in out and "answered, wrong passage" in out
+    assert "unanswerable given an answer" in out
 
 
 def test_start_without_a_token_ingests_and_answers_samples(cli, notes: Path, data: Path) -> None:

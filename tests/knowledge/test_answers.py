@@ -7,9 +7,19 @@ import re
 
 import pytest
 
-from knowledge.answer import MAX_PASSAGE_CHARS, NOT_COVERED
+from bot.cli_commands import SAMPLE_QUESTIONS_FOR_START
+from knowledge.answer import (
+    ANSWER,
+    DECLINE,
+    MAX_PASSAGE_CHARS,
+    MAX_SUGGESTION_CHARS,
+    MAX_SUGGESTIONS,
+    NOT_COVERED,
+    NOT_SURE,
+    SUGGEST,
+)
 from knowledge.base import KnowledgeError
-from knowledge.evaluation import load_questions
+from knowledge.evaluation import evaluate, load_questions
 from knowledge.retrieval import SearchFilter
 from tests.conftest import EXAMPLES_QUESTIONS, EXAMPLES_SOURCE
 
@@ -32,6 +42,9 @@ TARGETED = (
 )
 
 
+RULES = "community/schedule-and-rules.md"
+
+
 def leaked(payload: object) -> list[str]:
     text = json.dumps(payload, ensure_ascii=False).lower()
     return [s for s in PRIVATE_STRINGS if s in text]
@@ -48,27 +61,75 @@ def test_the_private_note_is_indexed_but_marked_private(examples_kb) -> None:
 
 
 def test_answerable_questions_cite_the_right_file(examples_kb) -> None:
-    in_top3, answered_right, misses = 0, 0, []
+    in_top3, misses = 0, []
     for q in ANSWERABLE:
-        answer = examples_kb.ask(q.question)
-        paths = [c.path for c in answer.citations]
+        paths = [c.path for c in examples_kb.ask(q.question).citations]
         if q.source in paths[:3]:
             in_top3 += 1
         else:
             misses.append((q.id, q.source, paths[:3]))
-        if not answer.abstained and paths[0] == q.source:
-            answered_right += 1
     assert in_top3 / len(ANSWERABLE) >= 0.8, misses
-    # Answered (not abstained) with the right file first: 13 of 19 when this was written.
-    assert answered_right / len(ANSWERABLE) >= 0.6
+
+
+def test_what_the_fan_sees_on_the_held_out_examples(examples_kb) -> None:
+    """examples_questions.jsonl was never fitted on; figures when the model was fitted:
+    answered wrongly 2.4%, unanswerable answered 0%, right passage shown 65.8%."""
+    result = evaluate(examples_kb, QUESTIONS)
+    assert result["answered_wrong"] <= 0.10, result
+    assert result["unanswerable_answered"] <= 0.10, result
+    assert result["shown_right"] >= 0.55, result
+    for row in result["questions"]:
+        assert row["right"] == (row["kind"] != "unanswerable" and row["right"])
+        if row["mode"] == ANSWER and row["kind"] != "unanswerable":
+            # An answer is one passage, and "right" means the hint is inside it.
+            assert len(row["shown"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "mode", "path"),
+    [
+        # Covered and plain: the passage is the answer.
+        ("what happens if i break the chat rules a second time", ANSWER, RULES),
+        ("what gpu do u have", ANSWER, "gear.md"),
+        # Covered but vague or worded unlike the note: say so, show the closest notes.
+        ("how long did the intro take to make?", SUGGEST, "prompts/neon-city-intro.md"),
+        ("what did you use to make the brb screen?", SUGGEST, "faq.md"),
+        # Nothing in the notes.
+        ("what is the capital of france", DECLINE, None),
+        ("can you recommend a good pizza place", DECLINE, None),
+    ],
+)  # fmt: skip
+def test_three_tiers_on_the_sample_notes(examples_kb, question, mode, path) -> None:
+    answer = examples_kb.ask(question)
+    assert answer.mode == mode, (answer.confidence, answer.features)
+    if mode == ANSWER:
+        assert answer.citations[0].path == path
+        assert answer.shown == [answer.text] == [answer.citations[0].passage]
+        assert answer.suggestions == []
+    elif mode == SUGGEST:
+        assert answer.text == NOT_SURE
+        assert 1 <= len(answer.suggestions) <= MAX_SUGGESTIONS
+        assert path in [s.path for s in answer.suggestions]
+        assert answer.shown == [s.passage for s in answer.suggestions]
+        assert all(len(s.passage) <= MAX_SUGGESTION_CHARS + 4 for s in answer.suggestions)
+    else:
+        assert answer.text == NOT_COVERED and answer.shown == []
+
+
+def test_the_quick_starts_mod_question_is_not_answered_with_the_labels_passage(
+    examples_kb,
+) -> None:
+    """It used to be answered, confidently, with the passage about labelling AI clips."""
+    answer = examples_kb.ask(SAMPLE_QUESTIONS_FOR_START[2])
+    assert answer.mode != ANSWER, answer.text
 
 
 @pytest.mark.parametrize("question", UNANSWERABLE, ids=lambda q: q.id)
-def test_unanswerable_questions_abstain(examples_kb, question) -> None:
+def test_unanswerable_questions_are_never_answered(examples_kb, question) -> None:
     answer = examples_kb.ask(question.question)
-    assert answer.abstained, answer.features
-    assert answer.text == NOT_COVERED
-    assert answer.confidence < examples_kb.library.confidence.threshold
+    assert answer.mode != ANSWER, answer.features
+    assert answer.text == (NOT_SURE if answer.mode == SUGGEST else NOT_COVERED)
+    assert answer.confidence < examples_kb.library.confidence.answer_at
 
 
 @pytest.mark.parametrize("question", TARGETED + tuple(q.question for q in QUESTIONS))
@@ -134,7 +195,10 @@ def test_mentions_and_markup_are_just_text(examples_kb, question: str) -> None:
 def test_answer_json_shape(examples_kb) -> None:
     answer = examples_kb.ask("what mic do you use and how close do you sit to it")
     payload = json.loads(json.dumps(answer.to_json()))
-    assert set(payload) == {"question", "answer", "abstained", "confidence", "citations"}
+    assert set(payload) == {
+        "question", "answer", "mode", "shown", "abstained", "learned", "confidence", "citations",
+        "suggestions",
+    }  # fmt: skip
     assert isinstance(payload["abstained"], bool)
     assert 0.0 <= payload["confidence"] <= 1.0
     assert payload["confidence"] == round(payload["confidence"], 4)
@@ -146,7 +210,7 @@ def test_answer_json_shape(examples_kb) -> None:
         assert citation["url"] is None or re.match(r"https?://", citation["url"])
     gear = [c for c in payload["citations"] if c["path"] == "gear.md"]
     assert gear and gear[0]["url"] == "https://pixelmoth.example/gear"
-    if not payload["abstained"]:
+    if payload["mode"] == "answer":
         assert payload["answer"] == payload["citations"][0]["passage"]
 
 
