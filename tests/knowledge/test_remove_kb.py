@@ -27,7 +27,9 @@ def test_removing_a_kb_spares_kbs_whose_names_it_prefixes(library: Library) -> N
         library.open(name).add_documents([_note(name)])
     # A collection "demo" left behind under an older model: it is demo's, so it goes too.
     stale = f"kb-demo-{hashlib.sha256(b'an older model').hexdigest()[:10]}"
-    library.vectors.collection(stale)
+    library.vectors.collection(stale).upsert(
+        ids=["old-chunk"], embeddings=library.embedder.encode(["an old passage"])
+    )
     others = {name: library.open(name).collection_name for name in names[1:]}
 
     assert library.open("demo").stale_collections() == [stale]
