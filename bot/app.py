@@ -10,6 +10,8 @@ from typing import Any
 import discord
 from discord.ext import commands
 
+from bot.logs import track_requests
+from bot.monitoring import serve_monitoring
 from bot.services import Services
 from bot.settings import Settings
 from bot.tree import GreenroomTree
@@ -22,6 +24,7 @@ EXTENSIONS = (
     "bot.exts.sources",
     "bot.exts.admin",
     "bot.exts.clips",
+    "bot.exts.twitch",
 )
 
 
@@ -43,6 +46,8 @@ class GreenroomBot(commands.Bot):
         self.services = services
         self.extension_names = tuple(extensions)
         self._tasks: set[asyncio.Task[Any]] = set()
+        # Log lines of a command, button or message carry its guild and interaction ids.
+        track_requests(self._connection.parsers)
 
     async def setup_hook(self) -> None:
         for name in self.extension_names:
@@ -88,7 +93,10 @@ async def build_services(settings: Settings) -> Services:
 async def _run(settings: Settings) -> None:
     services = await build_services(settings)
     try:
-        async with GreenroomBot(services) as bot:
+        async with (
+            GreenroomBot(services) as bot,
+            serve_monitoring(bot, settings.metrics_addr),
+        ):
             await bot.start(settings.discord_token.get_secret_value())
     finally:
         await services.close()

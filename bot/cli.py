@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.cli_sources import add_sources_parser
+from bot.logs import configure_logging
 
 log = logging.getLogger("greenroom")
 
@@ -130,12 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.model:
         overrides["model"] = args.model
     settings = Settings(**overrides)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else getattr(logging, settings.log_level.upper()),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-    )
-    for noisy in ("chromadb", "httpx", "sentence_transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(logging.DEBUG if args.verbose else settings.log_level, settings.log_format)
     if args.command is None:
         parser.print_help()
         return 2

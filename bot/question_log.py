@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bot.storage import Database, Migration
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 MIGRATIONS = [
     Migration(
@@ -118,8 +122,9 @@ def _row(r) -> LoggedQuestion:
 
 
 class QuestionLog:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, metrics: Metrics | None = None) -> None:
         self.db = db
+        self.metrics = metrics  # counts questions by tier, gaps and votes as they are logged
 
     async def migrate(self) -> None:
         await self.db.migrate("questions", MIGRATIONS)
@@ -140,7 +145,7 @@ class QuestionLog:
         learned_id: int | None = None,
         searched: str | None = None,
     ) -> int:
-        return await self.db.execute(
+        question_id = await self.db.execute(
             "INSERT INTO questions(guild_id, channel_id, user_id, question, outcome, confidence,"
             " via, asked_message_id, mode, shown_chunks, learned_id, searched)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -159,6 +164,9 @@ class QuestionLog:
                 searched if searched != question else None,
             ),
         )
+        if self.metrics is not None:
+            self.metrics.question_recorded(tier=mode, via=via, outcome=outcome)
+        return question_id
 
     async def set_confirmed(self, question_id: int, entry_id: int | None) -> None:
         """Remember the learned entry this question's confirmation made (a 👎 undoes it)."""
@@ -186,6 +194,8 @@ class QuestionLog:
             " ON CONFLICT(question_id, user_id) DO UPDATE SET vote = excluded.vote",
             (question_id, user_id, vote),
         )
+        if self.metrics is not None:
+            self.metrics.voted(vote)
         row = await self.db.fetchone(
             "SELECT COALESCE(SUM(vote), 0) FROM ratings WHERE question_id = ?", (question_id,)
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -10,6 +12,7 @@ import httpx
 
 from bot.clips import ClipStore, GuildTermStore, ReviewQueue
 from bot.guild_config import GuildConfigStore
+from bot.metrics import MeasuredSourceSyncer, Metrics
 from bot.question_log import QuestionLog
 from bot.ratelimit import QuestionLimiter
 from bot.settings import Settings
@@ -22,6 +25,8 @@ from knowledge.learned import LearnedEntry
 from knowledge.retrieval import Hit, SearchFilter
 from knowledge.source_sync import SourceSyncer
 from knowledge.sync import SyncReport
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -37,25 +42,29 @@ class Services:
     http: httpx.AsyncClient  # downloads clip links and attachments
     sources: SourceSyncer  # each guild's registered sources (folders, docs, pages) and syncs
     limiter: QuestionLimiter = field(default_factory=QuestionLimiter)
+    metrics: Metrics = field(default_factory=Metrics)  # served by bot/monitoring.py
 
     @classmethod
     async def open(cls, settings: Settings, library: Library) -> Services:
         db = await Database.open(settings.database_path)
+        metrics = Metrics()
         services = cls(
             settings,
             library,
             db,
             GuildConfigStore(db),
-            QuestionLog(db),
+            QuestionLog(db, metrics),
             clips=await ReviewQueue.open(db),
             clip_terms=await GuildTermStore.open(db),
             clip_store=await asyncio.to_thread(ClipStore, settings.clips_dir),
             http=outbound_client(allow_private=settings.clip_allow_private_hosts),
-            sources=SourceSyncer(
+            sources=MeasuredSourceSyncer(
                 library,
                 outbound_client(allow_private=settings.source_allow_private_hosts),
                 settings.source_tokens(),
+                metrics=metrics,
             ),
+            metrics=metrics,
         )
         await services.guild_configs.migrate()
         await services.questions.migrate()
@@ -74,7 +83,18 @@ class Services:
     # Embedding and store calls are CPU work: they run off the event loop, always.
     # (Opening a guild's knowledge base the first time reads SQLite: also off the loop.)
     async def ask(self, guild_id: int, question: str) -> Answer:
-        return await asyncio.to_thread(lambda: self.kb(guild_id).ask(question))
+        started = time.perf_counter()
+        answer = await asyncio.to_thread(lambda: self.kb(guild_id).ask(question))
+        seconds = time.perf_counter() - started
+        self.metrics.answered(answer.mode, seconds)
+        # Never the question's text at INFO: the guild and interaction ids are on the line.
+        log.info(
+            "question answered: tier %s, confidence %.2f, %.0f ms",
+            answer.mode,
+            answer.confidence,
+            seconds * 1000,
+        )
+        return answer
 
     async def search(self, guild_id: int, question: str, k: int = 5) -> list[Hit]:
         return await asyncio.to_thread(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     # Ingest encodes under bf16 autocast (questions stay fp32); off gives plain fp32 vectors.
     embed_bf16: bool = True
     log_level: str = "INFO"
+    # "json" writes one JSON object a line (with the guild and interaction of each request).
+    log_format: Literal["text", "json"] = "text"
+    # Where /healthz and /metrics are served, "HOST:PORT" (or a port alone, on 127.0.0.1);
+    # unset or empty: no endpoint.
+    metrics_addr: str | None = None
     # Tokens for remote sources; never logged (SecretStr hides them in reprs).
     notion_token: SecretStr | None = None
     google_token: SecretStr | None = None
