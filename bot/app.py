@@ -24,7 +24,6 @@ EXTENSIONS = (
     "bot.exts.sources",
     "bot.exts.admin",
     "bot.exts.clips",
-    "bot.exts.twitch",
 )
 
 
