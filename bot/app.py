@@ -24,6 +24,7 @@ EXTENSIONS = (
     "bot.exts.sources",
     "bot.exts.admin",
     "bot.exts.clips",
+    "bot.exts.twitch",
 )
 
 

@@ -44,6 +44,7 @@ class GuildConfig:
     streamer_role: int | None = None
     approvals_required: int = 1
     streamer_can_veto: bool = True
+    twitch_requests_channel: int | None = None  # where Twitch cameo request cards go
 
     def is_mod(self, role_ids: set[int], *, administrator: bool) -> bool:
         return administrator or bool(role_ids & set(self.mod_roles))
@@ -68,6 +69,7 @@ KEYS: dict[str, str] = {
     "streamer_role": "role id of the streamer (may veto clips)",
     "approvals_required": "approvals a clip needs",
     "streamer_can_veto": "whether the streamer's rejection is final (on/off)",
+    "twitch_requests_channel": "channel id where Twitch cameo request cards are posted",
 }
 _TYPES = {f.name: f.type for f in fields(GuildConfig)}
 

@@ -239,7 +239,13 @@ class RequestStore:
             return None, False
         now = self.clock()
         async with self.db.transaction() as conn:
-            cur = await conn.execute(
+            # Looked up first rather than INSERT ... ON CONFLICT: a refused insert would still
+            # use up an id, and request numbers shown to mods would skip.
+            async with conn.execute(
+                "SELECT 1 FROM twitch_requests WHERE redemption_id = ?", (redemption.id,)
+            ) as cur:
+                known = await cur.fetchone() is not None
+            cur = None if known else await conn.execute(
                 "INSERT INTO twitch_requests(guild_id, redemption_id, reward_id, broadcaster_id,"
                 " reward_title, user_login, user_name, user_input, redeemed_at, state,"
                 " twitch_status, created_at, updated_at)"
@@ -252,7 +258,7 @@ class RequestStore:
                     redemption.redeemed_at, redemption.status or UNFULFILLED, now, now,
                 ),
             )  # fmt: skip
-            new = cur.rowcount == 1
+            new = cur is not None and cur.rowcount == 1
             if new:
                 await self._audit(conn, cur.lastrowid, reward["guild_id"], BOT_ACTOR,
                                   "redeemed", None, S.OPEN, "", now)  # fmt: skip

@@ -58,6 +58,13 @@ async def test_a_redemption_is_recorded_once(linked, queue):
     assert await queue.catch_up() == []  # and the catch-up knows it too
     unknown = Redemption.from_helix({**data, "id": "red-x", "reward": {"id": "rew-unknown"}})
     assert await queue.record(unknown) is None
+    # The same redemption heard twice at once (EventSub and the catch-up): one request, and
+    # the next request's number follows on (no id used up by the duplicate).
+    _, again = redeem(linked, queue, "twice")
+    both = await asyncio.gather(queue.record(again), queue.record(again))
+    assert [r.id for r in both if r is not None] == [2]
+    _, third = redeem(linked, queue, "next")
+    assert (await queue.record(third)).id == 3
 
 
 async def test_missed_redemptions_are_caught_up_once(linked, queue):

@@ -152,6 +152,17 @@ class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set
             add=terms.add_franchise_term, remove=terms.remove_franchise_term,
         )  # fmt: skip
 
+    @setup_group.command(
+        name="twitch-requests", description="Where Twitch cameo requests are posted for mods"
+    )
+    async def twitch_requests(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> None:
+        await self._set(interaction, twitch_requests_channel=channel.id)
+        await self._done(
+            interaction, f"Twitch cameo requests will be posted in {channel.mention}."
+        )
+
     @setup_group.command(name="log-channel", description="Where mod notifications go")
     async def log_channel(
         self, interaction: discord.Interaction, channel: discord.TextChannel
@@ -209,6 +220,7 @@ class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set
             "review_channel": "<#{}>",
             "log_channel": "<#{}>",
             "showcase_channel": "<#{}>",
+            "twitch_requests_channel": "<#{}>",
             "mod_roles": "<@&{}>",
             "creator_roles": "<@&{}>",
             "streamer_role": "<@&{}>",

@@ -1,0 +1,7 @@
+from bot.exts.twitch._cog import TwitchCog
+from bot.exts.twitch._views import RequestButton
+
+
+async def setup(bot) -> None:
+    bot.add_dynamic_items(RequestButton)
+    await bot.add_cog(TwitchCog(bot))

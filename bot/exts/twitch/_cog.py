@@ -1,0 +1,240 @@
+"""Twitch cameo requests in Discord: the EventSub listener, request cards and their buttons,
+retrying Twitch updates and expiring old requests.
+
+One Twitch login (the broadcaster's) serves the bot; each of its rewards is linked to one guild
+(`greenroom twitch reward create --guild`), whose `/greenroom setup twitch-requests` channel
+gets the cards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import discord
+import httpx
+from discord.ext import commands
+
+from bot.checks import ensure_mod, member_of
+from bot.errors import UserFacingError
+from bot.exts.twitch._render import request_embed
+from bot.exts.twitch._views import RejectModal, request_view
+from bot.twitch.cameo import CameoQueue
+from bot.twitch.eventsub import EventSubClient, Notification, Revocation
+from bot.twitch.helix import REDEMPTION_ADD, HelixClient, Redemption
+from bot.twitch.oauth import TwitchOAuth
+from bot.twitch.requests import (
+    ACTION_WORDS,
+    CameoRequest,
+    RequestAlreadyDecided,
+    RequestError,
+    RequestStore,
+)
+from bot.twitch.tokens import TokenStore
+from ingest.connectors.base import Secret
+
+log = logging.getLogger(__name__)
+
+DONE = {
+    "accept": "Accepted request #{id}: it is in the cameo queue.",
+    "hold": "Put request #{id} on hold.",
+    "reject": "Rejected request #{id}.",
+    "fulfil": "Marked request #{id} fulfilled.",
+}
+
+
+def build_helix(settings, http: httpx.AsyncClient) -> HelixClient | None:
+    """The Helix client from the settings, or None when no Twitch app is configured."""
+    if not settings.twitch_client_id:
+        return None
+    secret = settings.twitch_client_secret
+    oauth = TwitchOAuth(
+        http,
+        settings.twitch_client_id,
+        Secret(secret.get_secret_value()) if secret and secret.get_secret_value() else None,
+        auth_url=settings.twitch_auth_url,
+    )
+    return HelixClient(
+        http, oauth, TokenStore(settings.twitch_tokens_path), api_url=settings.twitch_api_url
+    )
+
+
+class TwitchCog(commands.Cog):
+    def __init__(self, bot) -> None:
+        self.bot = bot
+        self.services = bot.services
+        self.settings = bot.services.settings
+        self.http = httpx.AsyncClient(timeout=15)
+        self.helix = build_helix(self.settings, self.http)
+        self.store: RequestStore | None = None
+        self.queue: CameoQueue | None = None
+        self.eventsub: EventSubClient | None = None
+        self.revoked: list[Revocation] = []
+        self._card_lock = asyncio.Lock()  # one card per request, even when events race
+
+    async def cog_load(self) -> None:
+        self.store = await RequestStore.open(self.services.db)
+        self.queue = CameoQueue(self.store, self.helix)
+        self.bot.spawn(self._start(), name="twitch-start")
+
+    async def cog_unload(self) -> None:
+        await self.http.aclose()
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def _start(self) -> None:
+        """After the bot is ready: listen on EventSub (when Twitch is linked) and keep the
+        maintenance loop going."""
+        await self.bot.wait_until_ready()
+        if self.helix is not None and self.helix.tokens.load() and await self.store.rewards():
+            self.eventsub = EventSubClient(
+                self.settings.twitch_eventsub_url,
+                subscribe=self._subscribe,
+                on_notification=self._on_notification,
+                on_revocation=self._on_revocation,
+            )
+            self.bot.spawn(self.eventsub.run(), name="twitch-eventsub")
+        elif self.helix is None:
+            log.info("Twitch is not configured (GREENROOM_TWITCH_CLIENT_ID); no cameo requests")
+        self.bot.spawn(self._maintenance(), name="twitch-maintenance")
+
+    async def _maintenance(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.twitch_retry_seconds)
+            try:
+                await self.maintain()
+            except Exception:
+                log.exception("Twitch request maintenance failed; trying again later")
+
+    async def maintain(self, now: float | None = None) -> None:
+        """Retry Twitch updates, expire undecided requests, post cards that could not be."""
+        for request in await self.queue.push_pending():
+            await self.refresh_card(request)
+        now = time.time() if now is None else now
+        cutoff = now - self.settings.twitch_request_expiry_hours * 3600
+        for request in await self.queue.expire(cutoff):
+            await self.refresh_card(request)
+        await self.post_missing_cards()
+
+    async def _subscribe(self, session_id: str) -> None:
+        for reward in await self.store.rewards():
+            await self.helix.subscribe_redemptions(
+                session_id, reward.broadcaster_id, reward.reward_id
+            )
+        # Subscribed first, then listed: a redemption in between is in one or the other (or
+        # both, and recorded once). Off the subscribe path, which Twitch times (10 s).
+        self.bot.spawn(self._catch_up(), name="twitch-catch-up")
+
+    async def _catch_up(self) -> None:
+        for request in await self.queue.catch_up():
+            await self.post_card(request)
+        await self.post_missing_cards()  # e.g. the channel was set up after they came
+
+    async def _on_notification(self, notification: Notification) -> None:
+        if notification.subscription_type != REDEMPTION_ADD:
+            return
+        request = await self.queue.record(Redemption.from_helix(notification.event))
+        if request is not None:
+            await self.post_card(request)
+
+    async def _on_revocation(self, revocation: Revocation) -> None:
+        self.revoked.append(revocation)
+        log.warning(
+            "Twitch stopped sending redemptions of reward %s (%s): run `greenroom twitch login`"
+            " and restart the bot",
+            revocation.condition.get("reward_id"),
+            revocation.status,
+        )
+
+    # --- cards ------------------------------------------------------------------------------
+
+    async def post_card(self, request: CameoRequest) -> None:
+        async with self._card_lock:
+            current = await self.store.get(request.id)
+            if current is None or current.card_message_id is not None:
+                return
+            config = await self.services.guild_configs.get(current.guild_id)
+            channel = (
+                self.bot.get_channel(config.twitch_requests_channel)
+                if config.twitch_requests_channel
+                else None
+            )
+            if channel is None:
+                log.info("request #%d waits for a twitch-requests channel", current.id)
+                return
+            message = await channel.send(
+                embed=request_embed(current),
+                view=request_view(current),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+            await self.store.set_card(current.id, channel.id, message.id)
+
+    async def post_missing_cards(self) -> None:
+        for request in await self.store.without_card():
+            try:
+                await self.post_card(request)
+            except discord.HTTPException:
+                log.warning("could not post the card of request #%d", request.id, exc_info=True)
+
+    async def refresh_card(self, request: CameoRequest) -> None:
+        if request.card_message_id is None or request.card_channel_id is None:
+            return
+        channel = self.bot.get_channel(request.card_channel_id)
+        if channel is None:
+            return
+        try:
+            await channel.get_partial_message(request.card_message_id).edit(
+                embed=request_embed(request), view=request_view(request)
+            )
+        except discord.HTTPException:
+            log.warning("could not update the card of request #%d", request.id, exc_info=True)
+
+    # --- buttons and modals -----------------------------------------------------------------
+
+    async def _ensure_mod(self, interaction: discord.Interaction) -> discord.Member:
+        member = member_of(interaction)
+        config = await self.services.guild_configs.get(interaction.guild_id)
+        ensure_mod(member, config, "decide cameo requests")
+        return member
+
+    async def card_button(
+        self, interaction: discord.Interaction, action: str, request_id: int
+    ) -> None:
+        await self._ensure_mod(interaction)
+        if action == "reject":
+            request = await self.store.get(request_id, interaction.guild_id)
+            if request is None:
+                raise UserFacingError(f"There is no request #{request_id} in this server.")
+            await interaction.response.send_modal(RejectModal(request_id))
+            return
+        await self.decide(interaction, action, request_id)
+
+    async def decide(
+        self, interaction: discord.Interaction, action: str, request_id: int, *, reason: str = ""
+    ) -> None:
+        member = await self._ensure_mod(interaction)
+        if action == "reject" and not reason.strip():
+            raise UserFacingError("Rejecting a request needs a reason. Nothing was changed.")
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            request = await self.queue.decide(
+                request_id, interaction.guild_id, action, member.id, reason.strip()
+            )
+        except RequestAlreadyDecided as exc:
+            text = str(exc)
+            if exc.actor_id:
+                text = text.replace(f"by user {exc.actor_id}", f"by <@{exc.actor_id}>")
+            raise UserFacingError(text) from None
+        except RequestError as exc:
+            raise UserFacingError(str(exc)) from None
+        await self.refresh_card(request)
+        text = DONE[action].format(id=request.id)
+        if request.pending_status:
+            text += " Twitch did not take the update yet; I'll keep trying."
+        elif action == "reject" and request.twitch_status == "CANCELED":
+            text += " The viewer's points were refunded."
+        elif request.twitch_error:
+            text += f" Twitch refused the update: {request.twitch_error}"
+        await interaction.followup.send(text, ephemeral=True)
+        log.info("request #%d %s by %s", request.id, ACTION_WORDS[action], member.id)

@@ -1,0 +1,67 @@
+"""The request card: what a viewer asked for on Twitch, and where the request stands.
+
+Everything from Twitch is untrusted text: mentions are broken, markdown is escaped and each
+field is capped, so a viewer's `@everyone` or `[link](...)` shows as typed and pings no one.
+"""
+
+from __future__ import annotations
+
+import discord
+
+from bot.twitch.cameo import refund_line
+from bot.twitch.requests import CameoRequest, RequestState
+
+S = RequestState
+TEXT_LIMIT = 500
+NAME_LIMIT = 60
+
+LOOKS: dict[RequestState, tuple[str, discord.Colour]] = {
+    S.OPEN: ("🟣 New request", discord.Colour.purple()),
+    S.HELD: ("⏸️ On hold", discord.Colour.light_grey()),
+    S.ACCEPTED: ("🎬 Accepted: in the cameo queue", discord.Colour.green()),
+    S.REJECTED: ("❌ Rejected", discord.Colour.red()),
+    S.FULFILLED: ("✅ Fulfilled", discord.Colour.dark_green()),
+    S.EXPIRED: ("⌛ Expired", discord.Colour.dark_grey()),
+}
+
+
+def untrusted(text: str, limit: int) -> str:
+    """Twitch text made inert for Discord: one line per line, capped, no markdown, no pings."""
+    text = text.strip()
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    text = discord.utils.escape_markdown(text)
+    return discord.utils.escape_mentions(text).replace("<", "<\u200b")
+
+
+def request_embed(request: CameoRequest) -> discord.Embed:
+    heading, colour = LOOKS[request.state]
+    viewer = untrusted(request.user_name or request.user_login, NAME_LIMIT)
+    embed = discord.Embed(
+        title=f"Cameo request #{request.id}: {untrusted(request.reward_title, 100)}",
+        description=untrusted(request.user_input, TEXT_LIMIT) or "*(no text)*",
+        colour=colour,
+    )
+    embed.add_field(name="Viewer", value=f"{viewer} on Twitch", inline=True)
+    embed.add_field(name="Redeemed", value=_when(request.redeemed_at), inline=True)
+    embed.add_field(name="State", value=heading, inline=False)
+    if request.decided_by:
+        who = f"<@{request.decided_by}>"
+        embed.add_field(name="Decided by", value=who, inline=True)
+    if request.reason:
+        embed.add_field(name="Reason", value=discord.utils.escape_mentions(request.reason[:1000]))
+    twitch = refund_line(request)
+    if twitch:
+        embed.add_field(name="Twitch", value=untrusted(twitch, 1000), inline=False)
+    embed.set_footer(text=f"redemption {request.redemption_id}")
+    return embed
+
+
+def _when(redeemed_at: str) -> str:
+    from datetime import datetime
+
+    try:
+        moment = datetime.fromisoformat(redeemed_at.replace("Z", "+00:00"))
+    except ValueError:
+        return untrusted(redeemed_at, 40) or "unknown"
+    return discord.utils.format_dt(moment, "f")
