@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.cli_sources import add_sources_parser
+from bot.cli_twitch import add_twitch_parser
 from bot.logs import configure_logging
 
 log = logging.getLogger("greenroom")
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name")
 
     add_sources_parser(sub)
+    add_twitch_parser(sub)
 
     sub.add_parser("run", help="start the Discord bot (needs DISCORD_TOKEN)")
 

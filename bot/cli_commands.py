@@ -27,8 +27,18 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "config": cmd_config,
         "sources": cmd_sources,
         "clips": cmd_clips,
+        "twitch": cmd_twitch,
     }[args.command]
     return handler(args, settings)
+
+
+def cmd_twitch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.cli_twitch import TwitchCliError, cmd_twitch
+
+    try:
+        return cmd_twitch(args, settings)
+    except TwitchCliError as exc:
+        raise UserError(str(exc)) from None
 
 
 def open_library(settings: Settings):
