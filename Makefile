@@ -24,6 +24,7 @@ $(STAMP): pyproject.toml requirements-dev.lock
 	# pulls a multi-GB CUDA build. Then the project itself, with the locked setuptools.
 	$(VENV)/bin/pip install --quiet -r requirements-dev.lock
 	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
+	@$(VENV)/bin/pip check || { echo "The lock files miss what pyproject.toml asks for: run make lock"; exit 1; }
 	touch $(STAMP)
 
 run: $(STAMP)
