@@ -26,7 +26,7 @@ MODES = (ANSWER, SUGGEST, DECLINE)
 NOT_COVERED = "My notes don't cover that yet, so I'll leave it to a mod."
 NOT_SURE = "I'm not sure; these notes look closest:"
 MAX_PASSAGE_CHARS = 700
-MAX_SUGGESTION_CHARS = 500
+MAX_SUGGESTION_CHARS = 600
 MAX_SUGGESTIONS = 3
 
 # The signals the confidence model reads, in the order of its weights.
