@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Sequence
+import signal
+from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import discord
@@ -97,15 +99,32 @@ async def _run(settings: Settings) -> None:
             GreenroomBot(services) as bot,
             serve_monitoring(bot, settings.metrics_addr),
         ):
-            await bot.start(settings.discord_token.get_secret_value())
+            with _stop_on_sigterm():
+                await bot.start(settings.discord_token.get_secret_value())
     finally:
         await services.close()
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """`docker stop` sends SIGTERM, which a container's first process would otherwise ignore:
+    it cancels the run, so the bot, the endpoint and the stores close as after Ctrl-C."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+    try:
+        yield
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
 
 
 def run_bot(settings: Settings) -> int:
     if settings.discord_token is None:
         raise SystemExit("DISCORD_TOKEN is not set (environment or .env)")
-    asyncio.run(_run(settings))
+    try:
+        asyncio.run(_run(settings))
+    except asyncio.CancelledError:
+        log.info("stopped (SIGTERM)")
     return 0
 
 

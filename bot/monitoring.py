@@ -18,30 +18,15 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.healthcheck import parse_address
+
 if TYPE_CHECKING:
     from bot.app import GreenroomBot
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
 STORE_TIMEOUT_S = 5.0  # a store that takes longer than this to answer is not reachable
 LAG_INTERVAL_S = 0.5
-
-
-def parse_address(address: str) -> tuple[str, int]:
-    """ "HOST:PORT", "[V6]:PORT" or a port alone (on loopback)."""
-    text = address.strip()
-    host, sep, port = text.rpartition(":")
-    if not sep:
-        host, port = DEFAULT_HOST, text
-    host = host.strip("[]") or DEFAULT_HOST
-    try:
-        number = int(port)
-    except ValueError:
-        number = -1
-    if not 0 <= number <= 65535:
-        raise ValueError(f"GREENROOM_METRICS_ADDR must be HOST:PORT or a port (got {address!r})")
-    return host, number
 
 
 async def watch_loop_lag(bot: GreenroomBot, interval: float = LAG_INTERVAL_S) -> None:

@@ -7,8 +7,11 @@ import asyncio
 import io
 import json
 import logging
+import os
 import shutil
+import signal
 import socket
+import sys
 from pathlib import Path
 
 import httpx
@@ -18,14 +21,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import app
 from bot.app import GreenroomBot
 from bot.clips import ClipDraft
+from bot.healthcheck import healthz_url, parse_address
 from bot.logs import log_handler
-from bot.monitoring import parse_address, serve_monitoring
+from bot.monitoring import serve_monitoring
 from bot.settings import Settings
 from ingest.connectors.spec import SourceSpec
 from tests.bot.answer_fixtures import ALWAYS_ANSWER, ALWAYS_DECLINE, ALWAYS_SUGGEST, force_tier
 from tests.bot.conftest import ANSWERABLE, UNCOVERED, greenroom
 from tests.discord_double import bot_kwargs, patched_discord, run_bot
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
@@ -44,6 +49,20 @@ def value(samples: Samples, name: str, **labels: str) -> float:
     return samples.get((name, frozenset(labels.items())), 0.0)
 
 
+async def healthcheck(address: str) -> tuple[int, str]:
+    """The container's HEALTHCHECK command, run as Docker would (a process of its own)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.healthcheck",
+        env=os.environ | {"GREENROOM_METRICS_ADDR": address},
+        cwd=REPO_ROOT,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await process.communicate()
+    return process.returncode, err.decode()
+
+
 async def ask(world, member, question: str):
     inter = await world.double.slash_command(
         world.guild, world.general, member, "ask", {"question": question}
@@ -59,6 +78,9 @@ def test_addresses_default_to_loopback():
     for bad in ("localhost:http", "127.0.0.1:70000", "nonsense"):
         with pytest.raises(ValueError, match="HOST:PORT"):
             parse_address(bad)
+    assert healthz_url("0.0.0.0:9464") == "http://127.0.0.1:9464/healthz"
+    assert healthz_url("[::]:9464") == "http://127.0.0.1:9464/healthz"
+    assert healthz_url("[::1]:9464") == "http://[::1]:9464/healthz"
 
 
 async def test_no_address_serves_nothing(world, services):
@@ -148,6 +170,7 @@ async def test_healthz_reports_gateway_store_and_last_sync(world, services, tmp_
         assert body["store"] == {"reachable": True}
         assert body["database"] == {"reachable": True}
         assert body["last_sync"] is None
+        assert await healthcheck(f"127.0.0.1:{endpoint.port}") == (0, "")
 
         await services.sources.add(kb, SourceSpec("folder", str(gone)))
         last = (await client.get("/healthz")).json()["last_sync"]
@@ -184,6 +207,10 @@ async def test_healthz_reports_gateway_store_and_last_sync(world, services, tmp_
         assert closed.status_code == 503
         assert closed.json()["gateway"] == {"connected": False, "latency_ms": None}
         assert value(await scrape(client), "greenroom_gateway_connected") == 0
+        code, err = await healthcheck(f"127.0.0.1:{endpoint.port}")
+        assert code == 1 and "unhealthy (503)" in err and '"connected": false' in err
+    code, err = await healthcheck(f"127.0.0.1:{endpoint.port}")  # the endpoint is gone
+    assert code == 1 and "no answer from" in err
 
 
 async def test_request_lines_carry_guild_and_interaction_ids(world, services):
@@ -229,7 +256,8 @@ def free_port() -> int:
 async def test_greenroom_run_serves_the_endpoint_it_is_configured_with(
     world, services, monkeypatch
 ):
-    """The real start path (`greenroom run`): settings in, endpoint up while the bot runs."""
+    """The real start path (`greenroom run`): settings in, endpoint up while the bot runs,
+    everything closed on SIGTERM."""
     port = free_port()
     settings = Settings(
         data_dir=services.settings.data_dir,
@@ -260,6 +288,10 @@ async def test_greenroom_run_serves_the_endpoint_it_is_configured_with(
                 assert health is not None and health.status_code == 200, health
                 assert health.json()["gateway"]["connected"] is True
                 assert value(await scrape(client), "greenroom_gateway_connected") == 1
+                # `docker stop` sends SIGTERM: the bot and the endpoint close cleanly.
+                os.kill(os.getpid(), signal.SIGTERM)
+                await asyncio.wait([running], timeout=15)
+                assert running.cancelled()  # run_bot reports it and returns 0
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
