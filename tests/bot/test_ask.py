@@ -235,7 +235,7 @@ async def test_a_follow_up_to_a_long_question_is_answered(world, services):
     assert {q.question for q in logged} == {long_question, "and on fridays?"}
 
 
-def test_a_follow_up_read_with_its_question_stays_within_the_limit():
+async def test_a_follow_up_read_with_its_question_stays_within_the_limit() -> None:
     from bot.exts.ask._cog import with_first_question
     from knowledge.base import MAX_QUESTION_CHARS, check_question
 
