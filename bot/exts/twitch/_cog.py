@@ -87,7 +87,13 @@ class TwitchCog(commands.Cog):
         """After the bot is ready: listen on EventSub (when Twitch is linked) and keep the
         maintenance loop going."""
         await self.bot.wait_until_ready()
-        if self.helix is not None and self.helix.tokens.load() and await self.store.rewards():
+        self.bot.spawn(self._maintenance(), name="twitch-maintenance")
+        try:
+            logged_in = self.helix is not None and self.helix.tokens.load() is not None
+        except ValueError as exc:  # a damaged token file: say so, keep the rest running
+            log.error("Twitch cameo requests are off: %s", exc)
+            return
+        if logged_in and await self.store.rewards():
             self.eventsub = EventSubClient(
                 self.settings.twitch_eventsub_url,
                 subscribe=self._subscribe,
@@ -97,7 +103,6 @@ class TwitchCog(commands.Cog):
             self.bot.spawn(self.eventsub.run(), name="twitch-eventsub")
         elif self.helix is None:
             log.info("Twitch is not configured (GREENROOM_TWITCH_CLIENT_ID); no cameo requests")
-        self.bot.spawn(self._maintenance(), name="twitch-maintenance")
 
     async def _maintenance(self) -> None:
         while True:
