@@ -88,10 +88,29 @@ class Answer:
     features: dict[str, float] = field(default_factory=dict)
     suggestions: list[Citation] = field(default_factory=list)
     learned_id: int | None = None  # the passage comes from this confirmed earlier answer
+    # A written answer (knowledge/written.py): the model that wrote `text`, and the numbers of
+    # the citations it cites ([1] is citations[0]), the one it rests on most first.
+    written_by: str | None = None
+    cited: tuple[int, ...] = ()
+    # The search hits the answer was composed from (the passages a model may write from).
+    hits: list[Hit] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def learned(self) -> bool:
         return self.learned_id is not None
+
+    @property
+    def written(self) -> bool:
+        return self.written_by is not None
+
+    @property
+    def rests_on(self) -> Citation | None:
+        """The passage presented as the answer (what a 👍 confirms): the first one cited."""
+        if self.mode != ANSWER or not self.citations:
+            return None
+        if self.cited and 1 <= self.cited[0] <= len(self.citations):
+            return self.citations[self.cited[0] - 1]
+        return self.citations[0]
 
     @property
     def abstained(self) -> bool:
@@ -186,13 +205,28 @@ def compose_answer(question: str, hits: list[Hit], model: ConfidenceModel) -> An
     mode = model.mode(confidence) if hits else DECLINE
     citations = [citation_for(question, h) for h in hits]
     if mode == ANSWER:
-        return Answer(question, citations[0].passage, ANSWER, confidence, citations, features)
+        return Answer(
+            question, citations[0].passage, ANSWER, confidence, citations, features, hits=hits
+        )
     if mode == SUGGEST:
-        suggestions = [citation_for(question, h, MAX_SUGGESTION_CHARS) for h in distinct(hits)][
-            :MAX_SUGGESTIONS
-        ]
-        return Answer(question, NOT_SURE, SUGGEST, confidence, citations, features, suggestions)
-    return Answer(question, NOT_COVERED, DECLINE, confidence, citations, features)
+        return Answer(
+            question,
+            NOT_SURE,
+            SUGGEST,
+            confidence,
+            citations,
+            features,
+            suggestions_for(question, hits),
+            hits=hits,
+        )
+    return Answer(question, NOT_COVERED, DECLINE, confidence, citations, features, hits=hits)
+
+
+def suggestions_for(question: str, hits: list[Hit]) -> list[Citation]:
+    """Up to three short passages, one per distinct hit, in the order of `hits`."""
+    return [citation_for(question, h, MAX_SUGGESTION_CHARS) for h in distinct(hits)][
+        :MAX_SUGGESTIONS
+    ]
 
 
 def learned_answer(
@@ -209,6 +243,7 @@ def learned_answer(
         [first, *others],
         {"learned_similarity": similarity},
         learned_id=entry_id,
+        hits=hits,
     )
 
 
