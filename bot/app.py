@@ -88,7 +88,7 @@ async def build_services(settings: Settings) -> Services:
     from knowledge.embedder import Embedder
 
     embedder = await asyncio.to_thread(Embedder, settings.model)
-    library = Library(settings.data_dir, embedder)
+    library = Library(settings.data_dir, embedder, chroma_url=settings.chroma_url)
     return await Services.open(settings, library)
 
 

@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kb", default="default")
     s = kb_sub.add_parser("remove", help="delete a knowledge base and its vectors")
     s.add_argument("name")
+    s = kb_sub.add_parser(
+        "migrate", help="copy the vectors on disk to a Chroma server (nothing re-embedded)"
+    )
+    s.add_argument("--to-server", required=True, metavar="URL", help="e.g. http://127.0.0.1:8000")
 
     add_sources_parser(sub)
     add_twitch_parser(sub)

@@ -49,7 +49,7 @@ def open_library(settings: Settings):
         embedder = Embedder(settings.model, bulk_bf16=settings.embed_bf16)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return Library(settings.data_dir, embedder)
+    return Library(settings.data_dir, embedder, chroma_url=settings.chroma_url)
 
 
 def _open_existing(library, name: str):
@@ -183,6 +183,8 @@ def cmd_ask(args, settings: Settings) -> int:
 
 
 def cmd_kb(args, settings: Settings) -> int:
+    if args.kb_command == "migrate":
+        return cmd_kb_migrate(args, settings)
     library = open_library(settings)
     if args.kb_command == "list":
         names = library.names()
@@ -206,6 +208,41 @@ def cmd_kb(args, settings: Settings) -> int:
         print(f"removed knowledge base {args.name!r}")
         return 0
     raise UserError(f"unknown kb action {args.kb_command!r}")
+
+
+def cmd_kb_migrate(args, settings: Settings) -> int:
+    """Copy the store on disk (data_dir/chroma) to a Chroma server, whatever
+    GREENROOM_CHROMA_URL says; the store on disk is left as it was."""
+    from knowledge.migration import migrate_to_server
+    from knowledge.vectors import ServerVectorStore, server_database
+
+    if not (settings.data_dir / "chroma" / "chroma.sqlite3").exists():
+        raise UserError(f"there is no vector store on disk in {settings.data_dir / 'chroma'}")
+    library = open_library(settings.model_copy(update={"chroma_url": None}))
+    target = ServerVectorStore(args.to_server, library.embedder, server_database(library.data_dir))
+
+    def copied(c) -> None:
+        removed = f", {c.removed:,} left over on the server removed" if c.removed else ""
+        print(f"copied {c.name}: {c.vectors:,} vectors, checked{removed} ({c.seconds:.1f} s)")
+
+    migration = migrate_to_server(library.vectors, target, copied)
+    print(
+        f"migrated {len(migration.collections)} collections, {migration.vectors:,} vectors"
+        f" to {migration.target} in {migration.seconds:.1f} s"
+    )
+    on_server = {c.name: c.vectors for c in migration.collections}
+    for name in library.names():
+        kb = library.open(name)
+        chunks = kb.catalog.stats()["chunks"]
+        vectors = on_server.get(kb.collection_name, 0)
+        state = "" if vectors == chunks else " (an interrupted sync: the next sync completes it)"
+        print(f"  {name}: {chunks:,} chunks, {vectors:,} vectors on the server{state}")
+    print(
+        f"Set GREENROOM_CHROMA_URL={target.url} for every Greenroom process of"
+        f" {settings.data_dir}; the store on disk ({settings.data_dir / 'chroma'}) is left as it"
+        " was."
+    )
+    return 0
 
 
 def cmd_eval(args, settings: Settings) -> int:

@@ -10,10 +10,16 @@ from discord import app_commands
 from bot.clips.errors import AlreadyDecided, ClipError
 from bot.guild_config import SettingError
 from knowledge.base import KnowledgeError
+from knowledge.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 GENERIC_FAILURE = "Something went wrong on my side. It has been logged; please try again later."
+# The vector store (a Chroma server) does not answer: the server's address is for the log only.
+KB_UNAVAILABLE = (
+    "The knowledge base is unavailable right now, so I can't look that up."
+    " Please try again in a few minutes, or ask a mod."
+)
 
 
 class UserFacingError(Exception):
@@ -44,6 +50,8 @@ def message_for(error: BaseException) -> str | None:
     if isinstance(error, AlreadyDecided) and error.actor_id is not None:
         # Who decided first, as a mention (ephemeral, and the bot pings nobody by default).
         return str(error).replace(f"by user {error.actor_id}", f"by <@{error.actor_id}>")
+    if isinstance(error, StoreUnavailable):
+        return KB_UNAVAILABLE
     if isinstance(error, UserFacingError | KnowledgeError | SettingError | ClipError):
         return str(error)
     if isinstance(error, app_commands.MissingPermissions):

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
     data_dir: Path = Path("data")
+    # A Chroma server (`chroma run`) for the vectors, e.g. http://127.0.0.1:8000; unset or empty:
+    # the store on disk in data_dir/chroma. Every process of one data directory must agree.
+    chroma_url: str | None = None
     model: str = "all-MiniLM-L6-v2"
     # Ingest encodes under bf16 autocast (questions stay fp32); off gives plain fp32 vectors.
     embed_bf16: bool = True

@@ -23,6 +23,7 @@ from ingest.plan import SyncPlan, plan_sync
 from knowledge.answer import Answer, ConfidenceModel, compose_answer, learned_answer
 from knowledge.catalog import Catalog
 from knowledge.embedder import Embedder
+from knowledge.errors import KnowledgeError  # raised here and re-exported
 from knowledge.learned import LearnedAnswers
 from knowledge.retrieval import (
     DEFAULT_RANKING,
@@ -40,7 +41,7 @@ from knowledge.sync import (
     collect_orphans,
     embed_chunks,
 )
-from knowledge.vectors import ProcessLock, VectorStore
+from knowledge.vectors import ProcessLock, open_vector_store
 
 if TYPE_CHECKING:
     from knowledge.sources import SourceRegistry
@@ -49,10 +50,6 @@ log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
 MAX_QUESTION_CHARS = 500
-
-
-class KnowledgeError(Exception):
-    """A problem a user can act on; the message is shown as it is."""
 
 
 class Source(Protocol):
@@ -83,13 +80,17 @@ class Library:
         chunker: ChunkerSettings | None = None,
         confidence: ConfidenceModel | None = None,
         ranking: RankSettings | None = None,
+        *,
+        chroma_url: str | None = None,
     ) -> None:
+        """`chroma_url` (GREENROOM_CHROMA_URL) puts the vectors on that Chroma server rather
+        than on disk in data_dir/chroma; the catalogs stay in the data directory either way."""
         self.data_dir = Path(data_dir)
         self.embedder = embedder
         self.chunker = chunker or ChunkerSettings(max_tokens=embedder.max_seq_length)
         self.confidence = confidence or ConfidenceModel()
         self.ranking = ranking or DEFAULT_RANKING
-        self.vectors = VectorStore(self.data_dir / "chroma", embedder)
+        self.vectors = open_vector_store(self.data_dir, embedder, chroma_url)
         self._open: dict[str, KnowledgeBase] = {}
         self._lock = threading.Lock()
 
@@ -386,6 +387,7 @@ class KnowledgeBase:
         stats["vectors"] = self.collection.count()
         stats["collection"] = self.collection_name
         stats["model"] = self.embedder.name
+        stats["store"] = self.library.vectors.describe()
         return stats
 
 

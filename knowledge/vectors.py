@@ -1,4 +1,6 @@
-"""The vector store: a chromadb PersistentClient on disk, one collection per knowledge base.
+"""The vector store, one chromadb collection per knowledge base: on disk (PersistentClient, the
+default) or on a Chroma server (HttpClient, when GREENROOM_CHROMA_URL is set; see
+ServerVectorStore).
 
 Two processes share the store (the bot serves it while `greenroom ingest` changes it), but
 chromadb's embedded client keeps each collection's index in memory, per process, and never
@@ -18,11 +20,15 @@ without the other process's vectors. So:
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
+import re
 import struct
 import threading
+import urllib.parse
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from knowledge.embedder import Embedder
+from knowledge.errors import KnowledgeError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -263,9 +270,243 @@ class VectorStore:
         with self._exclusive():
             return [c.name for c in self.client.list_collections()]
 
+    def _attribute(self, name: str, attribute: str) -> Any:
+        with self._exclusive():
+            return getattr(self._handle(name), attribute)
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """While held, no process writes to the store (for a consistent copy of it)."""
+        with self._exclusive():
+            yield
+
+    def describe(self) -> str:
+        return f"chroma on disk ({self.path})"
+
     def close(self) -> None:
         """Close the write count's file (opened again if the store is used again)."""
         self._writes.close()
+
+
+# Chroma's rule for collection names, the same on disk and on a server (chromadb 1.5).
+_COLLECTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{1,510})[A-Za-z0-9]")
+CONNECT_TIMEOUT_S = 5.0  # a server that does not accept a connection in this long is down
+REQUEST_TIMEOUT_S = 60.0  # chromadb's own HTTP client waits forever
+
+
+def check_collection_name(name: str) -> str:
+    """`name` if chroma accepts it as a collection name (3 to 512 characters of [A-Za-z0-9._-],
+    starting and ending with a letter or digit), else a KnowledgeError saying so."""
+    if not _COLLECTION_NAME.fullmatch(name):
+        raise KnowledgeError(
+            f"{name!r} cannot be a Chroma collection name: it needs 3 to 512 characters of"
+            " letters, digits, '.', '_' and '-', starting and ending with a letter or digit"
+        )
+    return name
+
+
+def parse_server_url(url: str) -> tuple[str, int, bool]:
+    """(host, port, https) of a Chroma server address such as http://127.0.0.1:8000."""
+    problem = (
+        f"{url!r} is not a Chroma server address; use http://HOST:PORT, e.g. http://127.0.0.1:8000"
+    )
+    parts = urllib.parse.urlsplit(url.strip())
+    try:
+        port = parts.port
+    except ValueError:
+        raise KnowledgeError(problem) from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username
+    ):
+        raise KnowledgeError(problem)
+    https = parts.scheme == "https"
+    return parts.hostname, port or (443 if https else 80), https
+
+
+def server_database(data_dir: Path) -> str:
+    """This data directory's database on a Chroma server: made up once, kept in
+    `chroma.database` beside the catalogs, so two installs sharing a server keep apart."""
+    path = data_dir / "chroma.database"
+    if path.exists() and (name := path.read_text(encoding="utf-8").strip()):
+        return name
+    data_dir.mkdir(parents=True, exist_ok=True)
+    draft = data_dir / f".chroma.database.{uuid.uuid4().hex}"
+    draft.write_text(f"greenroom-{uuid.uuid4().hex[:12]}\n", encoding="utf-8")
+    try:
+        os.link(draft, path)  # atomic: of two processes starting at once, the first one wins
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text(encoding="utf-8").strip()
+
+
+class ServerVectorStore:
+    """A Chroma server (`chroma run`) over HTTP, with the same API as VectorStore.
+
+    The server owns the indexes, so every process (the bot, `greenroom ingest`, a second bot)
+    sees every write at once: none of the on-disk store's write count, reopening or file lock.
+    Each data directory keeps its collections in a database of its own on the server
+    (`server_database`). A server that is down or does not answer raises StoreUnavailable, a
+    KnowledgeError: a read is tried once more first, a write is not (a sync that stops there
+    is redone by the next run, see knowledge/sync.py).
+    """
+
+    def __init__(self, url: str, embedder: Embedder, database: str) -> None:
+        import chromadb
+        import httpx
+        from chromadb.config import Settings
+        from chromadb.errors import NotFoundError, UniqueConstraintError
+
+        host, port, https = parse_server_url(url)
+        self.url = url.strip().rstrip("/")
+        self.database = database
+        self.embedder = embedder
+        self._httpx = httpx
+        self._not_found = NotFoundError
+        settings = dict(
+            chroma_api_impl="chromadb.api.fastapi.FastAPI",
+            chroma_server_host=host,
+            chroma_server_http_port=port,
+            chroma_server_ssl_enabled=https,
+            anonymized_telemetry=False,
+        )
+        with self._reachable(starting=True):
+            # chromadb's own client would wait for a connection as long as the OS lets it.
+            httpx.get(f"{self.url}/api/v2/heartbeat", timeout=CONNECT_TIMEOUT_S).raise_for_status()
+            admin = chromadb.AdminClient(Settings(**settings))
+            try:
+                admin.get_database(database)
+            except NotFoundError:
+                with contextlib.suppress(UniqueConstraintError):  # another process made it
+                    admin.create_database(database)
+            self.client = chromadb.HttpClient(
+                host=host,
+                port=port,
+                ssl=https,
+                settings=Settings(anonymized_telemetry=False),
+                database=database,
+            )
+        session = getattr(getattr(self.client, "_server", None), "_session", None)
+        if not isinstance(session, httpx.Client):
+            raise RuntimeError("knowledge/vectors.py cannot set this chromadb's HTTP timeouts")
+        session.timeout = httpx.Timeout(REQUEST_TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
+        self._ef = _chroma_embedding_function(embedder)
+        self._handles: dict[str, Any] = {}
+        self._collections: dict[str, Collection] = {}
+        self._lock = threading.Lock()
+
+    def describe(self) -> str:
+        return f"chroma server {self.url} (database {self.database})"
+
+    @contextmanager
+    def _reachable(self, starting: bool = False) -> Iterator[None]:
+        """A server that cannot be reached becomes StoreUnavailable (and a warning in the log)."""
+        try:
+            yield
+        except (self._httpx.TransportError, self._httpx.HTTPStatusError) as exc:
+            raise self._unavailable(exc) from exc
+        except ValueError as exc:  # chromadb's client when it cannot connect while starting
+            if not starting or "connect" not in str(exc).lower():
+                raise
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        log.warning("the Chroma server at %s does not answer (%s)", self.url, reason)
+        return StoreUnavailable(
+            f"The knowledge base is unavailable: the Chroma server at {self.url} does not answer"
+            f" ({reason}). Try again once it is back."
+        )
+
+    def _handle(
+        self,
+        name: str,
+        *,
+        fresh: bool = False,
+        metadata: dict[str, Any] | None = None,
+        hnsw: dict[str, Any] | None = None,
+    ) -> Any:
+        with self._lock:
+            handle = None if fresh else self._handles.get(name)
+            if handle is None:
+                handle = self.client.get_or_create_collection(
+                    check_collection_name(name),
+                    embedding_function=self._ef,
+                    configuration={"hnsw": dict(hnsw or HNSW_CONFIGURATION)},
+                    metadata=metadata or {"embedder": self.embedder.fingerprint()},
+                )
+                self._handles[name] = handle
+            return handle
+
+    def _call(self, name: str, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+        with self._reachable():
+            try:
+                return self._once(name, method, args, kwargs)
+            except self._not_found:  # dropped (and perhaps made again) by another process
+                log.info("collection %s was replaced on the server: opening it again", name)
+                return getattr(self._handle(name, fresh=True), method)(*args, **kwargs)
+
+    def _once(self, name: str, method: str, args: tuple, kwargs: dict[str, Any]) -> Any:
+        try:
+            return getattr(self._handle(name), method)(*args, **kwargs)
+        except self._httpx.TransportError as exc:
+            if method not in _READS:
+                raise
+            log.info("vector store %s failed (%s): trying once more", method, exc)
+            return getattr(self._handle(name), method)(*args, **kwargs)
+
+    def _attribute(self, name: str, attribute: str) -> Any:
+        with self._reachable():
+            return getattr(self._handle(name), attribute)
+
+    # -- the API (VectorStore's) ----------------------------------------------------------
+    def collection(
+        self,
+        name: str,
+        *,
+        metadata: dict[str, Any] | None = None,
+        hnsw: dict[str, Any] | None = None,
+    ) -> Collection:
+        """The collection `name`, created if missing (with this metadata and index settings,
+        by default this embedder's fingerprint and HNSW_CONFIGURATION)."""
+        collection = self._collections.get(name)
+        if collection is None:
+            with self._reachable():
+                self._handle(name, metadata=metadata, hnsw=hnsw)
+            collection = self._collections.setdefault(name, Collection(self, name))
+        return collection
+
+    def drop(self, name: str) -> None:
+        with self._lock:
+            self._handles.pop(name, None)
+        with self._reachable():
+            try:
+                self.client.delete_collection(name)
+            except self._not_found:
+                log.debug("collection %s was already gone", name)
+
+    def names(self) -> list[str]:
+        with self._reachable():
+            return [c.name for c in self.client.list_collections()]
+
+    def close(self) -> None:
+        """Nothing to close: chromadb's HTTP client is shared by the process's clients."""
+
+
+def open_vector_store(
+    data_dir: Path, embedder: Embedder, chroma_url: str | None = None
+) -> VectorStore | ServerVectorStore:
+    """The data directory's vector store: on the Chroma server at `chroma_url` when one is
+    given, else on disk in data_dir/chroma."""
+    if chroma_url and chroma_url.strip():
+        return ServerVectorStore(chroma_url, embedder, server_database(data_dir))
+    return VectorStore(data_dir / "chroma", embedder)
 
 
 class Collection:
@@ -275,7 +516,7 @@ class Collection:
     through the store's check, so a caller can keep one as long as it likes.
     """
 
-    def __init__(self, store: VectorStore, name: str) -> None:
+    def __init__(self, store: VectorStore | ServerVectorStore, name: str) -> None:
         self.store = store
         self.name = name
 
@@ -307,8 +548,7 @@ class Collection:
         """Anything else (configuration_json, metadata, id) from chromadb's current handle."""
         if attribute.startswith("_"):
             raise AttributeError(attribute)
-        with self.store._exclusive():
-            return getattr(self.store._handle(self.name), attribute)
+        return self.store._attribute(self.name, attribute)
 
     def __repr__(self) -> str:
         return f"Collection({self.name!r})"

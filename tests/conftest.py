@@ -76,13 +76,13 @@ def cli_main(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, embedder, capsys):
     opened: list[Library] = []
 
     def open_library(settings):
-        library = Library(settings.data_dir, embedder)
+        library = Library(settings.data_dir, embedder, chroma_url=settings.chroma_url)
         opened.append(library)
         return library
 
     monkeypatch.setattr(cli_commands, "open_library", open_library)
     monkeypatch.chdir(tmp_path)
-    for var in ("GREENROOM_DATA_DIR", "GREENROOM_MODEL", "DISCORD_TOKEN"):
+    for var in ("GREENROOM_DATA_DIR", "GREENROOM_MODEL", "GREENROOM_CHROMA_URL", "DISCORD_TOKEN"):
         monkeypatch.delenv(var, raising=False)
 
     def run(*args: object) -> tuple[int, str, str]:

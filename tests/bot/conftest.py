@@ -126,11 +126,15 @@ async def open_services(
     notes_dir: Path | None = None,
     *,
     confidence: ConfidenceModel | None = None,
+    chroma_url: str | None = None,
 ) -> AsyncIterator[Services]:
     """Services over `data_dir` (opening it again is a restarted bot process); with `notes_dir`,
-    the notes are synced into the guild's knowledge base first. `confidence` picks the tiers."""
-    settings = Settings(data_dir=data_dir, discord_token=None)
-    library = Library(settings.data_dir, embedder, confidence=confidence)
+    the notes are synced into the guild's knowledge base first. `confidence` picks the tiers,
+    `chroma_url` a Chroma server for the vectors."""
+    settings = Settings(data_dir=data_dir, discord_token=None, chroma_url=chroma_url)
+    library = Library(
+        settings.data_dir, embedder, confidence=confidence, chroma_url=settings.chroma_url
+    )
     services = await Services.open(settings, library)
     try:
         if notes_dir is not None:

@@ -12,12 +12,13 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import ensure_mod, is_mod, member_of
-from bot.errors import SlowDown, UserFacingError
+from bot.errors import KB_UNAVAILABLE, SlowDown, UserFacingError
 from bot.exts.ask._views import answer_view
 from bot.guild_config import GuildConfig
 from bot.render import answer_embed
 from knowledge.answer import ANSWER, DECLINE, SUGGEST, Answer
 from knowledge.base import MAX_QUESTION_CHARS, KnowledgeError, check_question
+from knowledge.errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -212,16 +213,20 @@ class AskCog(commands.Cog):
         retrieval = None
         if follow_up_of and len(question.split()) <= FOLLOW_UP_WORDS:
             retrieval = with_first_question(follow_up_of, question)
-        async with message.channel.typing():
-            answer, question_id = await self._answer(
-                message.guild.id,
-                message.channel.id,
-                message.author.id,
-                question,
-                via="follow-up" if follow_up_of else "mention",
-                asked_message_id=message.id,
-                retrieval_question=retrieval,
-            )
+        try:
+            async with message.channel.typing():
+                answer, question_id = await self._answer(
+                    message.guild.id,
+                    message.channel.id,
+                    message.author.id,
+                    question,
+                    via="follow-up" if follow_up_of else "mention",
+                    asked_message_id=message.id,
+                    retrieval_question=retrieval,
+                )
+        except StoreUnavailable:  # the store's address and error are in the log
+            await message.reply(KB_UNAVAILABLE, mention_author=False)
+            return
         reply = await message.reply(
             embed=answer_embed(answer),
             view=answer_view(question_id, answer),
@@ -248,15 +253,18 @@ class AskCog(commands.Cog):
         )
         if wait is not None:
             return
-        answer, question_id = await self._answer(
-            message.guild.id,
-            message.channel.id,
-            message.author.id,
-            question,
-            via="auto",
-            asked_message_id=message.id,
-            silent_below=config.auto_answer_min_confidence,
-        )
+        try:
+            answer, question_id = await self._answer(
+                message.guild.id,
+                message.channel.id,
+                message.author.id,
+                question,
+                via="auto",
+                asked_message_id=message.id,
+                silent_below=config.auto_answer_min_confidence,
+            )
+        except StoreUnavailable:
+            return  # nobody asked the bot: it stays quiet (the outage is in the log)
         if answer.abstained or answer.confidence < config.auto_answer_min_confidence:
             return  # stay silent; the question is recorded as a gap
         if isinstance(message.channel, discord.Thread):
