@@ -45,6 +45,8 @@ class GuildConfig:
     approvals_required: int = 1
     streamer_can_veto: bool = True
     twitch_requests_channel: int | None = None  # where Twitch cameo request cards go
+    written_answers: bool = False  # a language model writes answers (when the bot has one)
+    written_monthly_tokens: int = 500_000  # the model's tokens a month, prompt and completion
 
     def is_mod(self, role_ids: set[int], *, administrator: bool) -> bool:
         return administrator or bool(role_ids & set(self.mod_roles))
@@ -70,6 +72,8 @@ KEYS: dict[str, str] = {
     "approvals_required": "approvals a clip needs",
     "streamer_can_veto": "whether the streamer's rejection is final (on/off)",
     "twitch_requests_channel": "channel id where Twitch cameo request cards are posted",
+    "written_answers": "a language model writes answers from the notes (on/off)",
+    "written_monthly_tokens": "the language model's tokens a month for written answers",
 }
 _TYPES = {f.name: f.type for f in fields(GuildConfig)}
 

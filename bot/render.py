@@ -12,6 +12,7 @@ MAX_SOURCES = 5
 ANSWER_COLOUR = discord.Colour.from_rgb(76, 175, 80)
 SUGGEST_COLOUR = discord.Colour.from_rgb(255, 179, 0)
 ABSTAIN_COLOUR = discord.Colour.from_rgb(158, 158, 158)
+WRITING_COLOUR = discord.Colour.from_rgb(96, 125, 139)  # a written answer still arriving
 
 
 def _clip(text: str, limit: int) -> str:
@@ -33,16 +34,22 @@ def answer_embed(answer: Answer) -> discord.Embed:
     if answer.mode == ANSWER:
         embed.colour = ANSWER_COLOUR
         embed.description = _clip(escape(answer.text), 4000)
-        if answer.citations:
-            lines = [
-                f"{n}. {_cited(c, 120)}"
-                for n, c in enumerate(answer.citations[:MAX_SOURCES], start=1)
-            ]
+        # A written answer lists the passages it cites, under the numbers its [n] use.
+        numbers = sorted(answer.cited) if answer.written else range(1, MAX_SOURCES + 1)
+        lines = [
+            f"{n}. {_cited(answer.citations[n - 1], 120)}"
+            for n in numbers
+            if 1 <= n <= min(len(answer.citations), MAX_SOURCES)
+        ]
+        if lines:
             embed.add_field(name="Sources", value=_clip("\n".join(lines), 1024), inline=False)
         confirmed = " · confirmed before for a question like this" if answer.learned else ""
-        embed.set_footer(
-            text=f"From the streamer's notes{confirmed} · confidence {answer.confidence:.0%}"
+        origin = (
+            "Written by a language model from the streamer's notes"
+            if answer.written
+            else "From the streamer's notes"
         )
+        embed.set_footer(text=f"{origin}{confirmed} · confidence {answer.confidence:.0%}")
     elif answer.mode == SUGGEST:
         embed.colour = SUGGEST_COLOUR
         embed.description = _clip(answer.text, 4000)
@@ -61,6 +68,14 @@ def answer_embed(answer: Answer) -> discord.Embed:
         embed.colour = ABSTAIN_COLOUR
         embed.description = _clip(answer.text, 4000)
         embed.set_footer(text="A mod can answer this one. Use “Ask a mod” below.")
+    return embed
+
+
+def writing_embed(question: str, text: str) -> discord.Embed:
+    """A written answer while it arrives: the checked sentences so far, no buttons yet."""
+    embed = discord.Embed(title=_clip(escape(question), 256), colour=WRITING_COLOUR)
+    embed.description = _clip(escape(text), 4000 - 2) + " …"
+    embed.set_footer(text="Writing from the streamer's notes…")
     return embed
 
 

@@ -17,16 +17,20 @@ from bot.question_log import QuestionLog
 from bot.ratelimit import QuestionLimiter
 from bot.settings import Settings
 from bot.storage import Database
+from bot.written_usage import WrittenUsage
 from ingest.connectors.outbound import outbound_client
 from ingest.documents import Document
-from knowledge.answer import Answer
+from knowledge.answer import ANSWER, DECLINE, SUGGEST, Answer
 from knowledge.base import KnowledgeBase, Library
 from knowledge.learned import LearnedEntry
 from knowledge.retrieval import Hit, SearchFilter
 from knowledge.source_sync import SourceSyncer
 from knowledge.sync import SyncReport
+from knowledge.written import OnText, WrittenAnswerer
 
 log = logging.getLogger(__name__)
+
+TIERS = (ANSWER, SUGGEST, DECLINE)  # best first: a follow-up's retry is kept if not worse
 
 
 @dataclass
@@ -41,8 +45,11 @@ class Services:
     clip_store: ClipStore  # clip files by sha256 under the data directory
     http: httpx.AsyncClient  # downloads clip links and attachments
     sources: SourceSyncer  # each guild's registered sources (folders, docs, pages) and syncs
+    written_usage: WrittenUsage  # each guild's monthly use of the language model
     limiter: QuestionLimiter = field(default_factory=QuestionLimiter)
     metrics: Metrics = field(default_factory=Metrics)  # served by bot/monitoring.py
+    # Writes answers with a language model (GREENROOM_LLM_*); None: answers stay extractive.
+    written: WrittenAnswerer | None = None
 
     @classmethod
     async def open(cls, settings: Settings, library: Library) -> Services:
@@ -64,14 +71,21 @@ class Services:
                 settings.source_tokens(),
                 metrics=metrics,
             ),
+            written_usage=WrittenUsage(db),
             metrics=metrics,
         )
         await services.guild_configs.migrate()
         await services.questions.migrate()
+        await services.written_usage.migrate()
+        if (model := settings.written_model()) is not None:
+            services.written = WrittenAnswerer(model)
+            log.info("written answers can use the model %s at %s", model.model, model.base_url)
         return services
 
     async def close(self) -> None:
         await self.sources.aclose()  # lets a sync already storing finish before the KBs close
+        if self.written is not None:
+            await self.written.aclose()
         await self.http.aclose()
         await self.db.close()
         await asyncio.to_thread(self.library.close)
@@ -82,19 +96,71 @@ class Services:
 
     # Embedding and store calls are CPU work: they run off the event loop, always.
     # (Opening a guild's knowledge base the first time reads SQLite: also off the loop.)
-    async def ask(self, guild_id: int, question: str) -> Answer:
+    async def ask(
+        self,
+        guild_id: int,
+        question: str,
+        *,
+        retry_with: str | None = None,
+        on_text: OnText | None = None,
+    ) -> Answer:
+        """The answer a fan gets: extractive, or written by the guild's model when it has
+        written answers on and budget left (`on_text` then sees the checked text as it comes).
+
+        `retry_with` is asked too when `question` alone gets no answer (a short follow-up read
+        with its first question); the better tier is kept. `answer.question` is the text asked.
+        """
         started = time.perf_counter()
         answer = await asyncio.to_thread(lambda: self.kb(guild_id).ask(question))
+        if answer.abstained and retry_with:
+            retry = await asyncio.to_thread(lambda: self.kb(guild_id).ask(retry_with))
+            if TIERS.index(retry.mode) <= TIERS.index(answer.mode):
+                answer = retry
+        answer = await self._written(guild_id, answer, on_text)
         seconds = time.perf_counter() - started
         self.metrics.answered(answer.mode, seconds)
         # Never the question's text at INFO: the guild and interaction ids are on the line.
         log.info(
-            "question answered: tier %s, confidence %.2f, %.0f ms",
+            "question answered: tier %s%s, confidence %.2f, %.0f ms",
             answer.mode,
+            " (written)" if answer.written else "",
             answer.confidence,
             seconds * 1000,
         )
         return answer
+
+    async def written_enabled(self, guild_id: int) -> bool:
+        """Whether this guild's answers go to the model (it has one and switched them on)."""
+        if self.written is None:
+            return False
+        return (await self.guild_configs.get(guild_id)).written_answers
+
+    async def _written(self, guild_id: int, answer: Answer, on_text: OnText | None) -> Answer:
+        if self.written is None or answer.learned or not answer.hits:
+            return answer
+        config = await self.guild_configs.get(guild_id)
+        if not config.written_answers:
+            return answer
+        used = await self.written_usage.get(guild_id)
+        if used.tokens >= config.written_monthly_tokens:
+            await self.written_usage.over_budget(guild_id)
+            log.warning(
+                "written answer not used (the monthly budget of %d tokens is used up: %d);"
+                " the extractive answer is shown",
+                config.written_monthly_tokens,
+                used.tokens,
+            )
+            return answer
+        result = await self.written.write(answer, on_text=on_text)
+        await self.written_usage.record(guild_id, result)
+        log.info(
+            "written answer: %s, %.0f ms, %d tokens%s",
+            result.outcome,
+            result.seconds * 1000,
+            result.usage.prompt_tokens + result.usage.completion_tokens,
+            " (estimated)" if result.usage.estimated else "",
+        )
+        return result.answer
 
     async def search(self, guild_id: int, question: str, k: int = 5) -> list[Hit]:
         return await asyncio.to_thread(

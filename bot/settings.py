@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:
     from ingest.connectors.base import Secret
     from knowledge.source_sync import SourceTokens
+    from knowledge.written import ModelSettings
 
 
 class Settings(BaseSettings):
@@ -58,6 +59,32 @@ class Settings(BaseSettings):
     twitch_request_expiry_hours: float = 48.0
     # How often status updates Twitch did not take yet are retried, and expiry is checked.
     twitch_retry_seconds: float = 30.0
+    # Written answers (knowledge/written.py): a model behind any OpenAI-compatible
+    # chat-completions endpoint (OpenAI, OpenRouter, Ollama, LM Studio, llama.cpp, vLLM).
+    # Neither set: no model, answers stay extractive. The key is never logged or shown.
+    llm_base_url: str | None = None
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_seconds: float = 20.0
+
+    def written_model(self) -> ModelSettings | None:
+        """The language model for written answers, or None when none is configured."""
+        from ingest.connectors.base import Secret
+        from knowledge.written import ModelSettings
+
+        base_url, model = (self.llm_base_url or "").strip(), (self.llm_model or "").strip()
+        if not base_url and not model:
+            return None
+        if not base_url or not model:
+            missing = "GREENROOM_LLM_MODEL" if base_url else "GREENROOM_LLM_BASE_URL"
+            raise ValueError(
+                f"{missing} is not set: written answers need both GREENROOM_LLM_BASE_URL"
+                " (e.g. http://127.0.0.1:11434/v1) and GREENROOM_LLM_MODEL"
+            )
+        key = self.llm_api_key.get_secret_value().strip() if self.llm_api_key else ""
+        return ModelSettings(
+            base_url, model, Secret(key) if key else None, timeout_s=self.llm_timeout_seconds
+        )
 
     def source_tokens(self) -> SourceTokens:
         """The remote-source tokens, wrapped so they never show in reprs or logs."""

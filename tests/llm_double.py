@@ -34,7 +34,7 @@ class Reply:
     text: str = ""  # the assistant's message
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
-    raw_body: str | None = None  # sent as it is (invalid JSON) instead of a completion
+    raw_body: str | None = None  # not streaming: sent as it is (invalid JSON), no completion
     stall_s: float = 0.0  # wait this long before the reply (or mid-stream, see stall_after)
     stall_after: int | None = None  # streaming: stall after this many content chunks
     malformed_after: int | None = None  # streaming: a data line that is not JSON after N chunks

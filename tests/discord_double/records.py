@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ class RequestRecord:
     files: list[dict[str, Any]]
     status: int = 0
     response: Any = None
+    at: float = dataclasses.field(default_factory=time.monotonic)  # when it arrived
 
     def __repr__(self) -> str:
         return f"<{self.method} {self.path} -> {self.status}>"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -159,9 +161,7 @@ class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set
         self, interaction: discord.Interaction, channel: discord.TextChannel
     ) -> None:
         await self._set(interaction, twitch_requests_channel=channel.id)
-        await self._done(
-            interaction, f"Twitch cameo requests will be posted in {channel.mention}."
-        )
+        await self._done(interaction, f"Twitch cameo requests will be posted in {channel.mention}.")
 
     @setup_group.command(name="log-channel", description="Where mod notifications go")
     async def log_channel(
@@ -211,6 +211,35 @@ class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set
             f" ask {config.guild_questions_per_minute} per minute.",
         )
 
+    @setup_group.command(
+        name="written-answers", description="Let a language model write answers from the notes"
+    )
+    @app_commands.describe(
+        state="on: a model writes cited answers from the notes; off: the passages themselves",
+        monthly_tokens="The model's tokens a month, prompt and completion (default 500000)",
+    )
+    async def written_answers(
+        self,
+        interaction: discord.Interaction,
+        state: Literal["on", "off"],
+        monthly_tokens: app_commands.Range[int, 0, 1_000_000_000] | None = None,
+    ) -> None:
+        values: dict = {"written_answers": state == "on"}
+        if monthly_tokens is not None:
+            values["written_monthly_tokens"] = int(monthly_tokens)
+        config = await self._set(interaction, **values)
+        used = await self.services.written_usage.get(interaction.guild_id)
+        text = (
+            f"Written answers are {state} (budget {config.written_monthly_tokens:,} tokens a"
+            f" month, {used.tokens:,} used in {used.month})."
+        )
+        if config.written_answers and self.services.written is None:
+            text += (
+                " This bot has no language model configured (GREENROOM_LLM_BASE_URL and"
+                " GREENROOM_LLM_MODEL), so answers stay as they are until it has one."
+            )
+        await self._done(interaction, text)
+
     @app_commands.command(name="status", description="Show Greenroom's settings for this server")
     async def status(self, interaction: discord.Interaction) -> None:
         config = await self._config(interaction)
@@ -232,4 +261,22 @@ class AdminCog(commands.GroupCog, group_name="greenroom", group_description="Set
                 items = value if isinstance(value, tuple) else (value,)
                 shown = ", ".join(template.format(i) for i in items)
             embed.add_field(name=key.replace("_", " "), value=shown[:1024], inline=True)
+        embed.add_field(
+            name="written answers this month",
+            value=await self._written_usage(interaction.guild_id, config),
+            inline=False,
+        )
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    async def _written_usage(self, guild_id: int, config: GuildConfig) -> str:
+        used = await self.services.written_usage.get(guild_id)
+        budget = config.written_monthly_tokens
+        share = f" ({used.tokens / budget:.0%})" if budget else ""
+        model = self.services.written
+        where = f"model {model.model}" if model is not None else "no language model configured"
+        return (
+            f"{where} · {used.tokens:,} of {budget:,} tokens{share} in {used.month}"
+            f" ({used.prompt_tokens:,} prompt, {used.completion_tokens:,} completion) ·"
+            f" {used.calls} calls, {used.failures} failed, {used.rejected} rejected by our"
+            f" checks, {used.over_budget} over budget"
+        )[:1024]

@@ -13,12 +13,14 @@ from discord.ext import commands
 
 from bot.checks import ensure_mod, is_mod, member_of
 from bot.errors import KB_UNAVAILABLE, SlowDown, UserFacingError
+from bot.exts.ask._stream import StreamedCard
 from bot.exts.ask._views import answer_view
 from bot.guild_config import GuildConfig
 from bot.render import answer_embed
 from knowledge.answer import ANSWER, DECLINE, SUGGEST, Answer
 from knowledge.base import MAX_QUESTION_CHARS, KnowledgeError, check_question
 from knowledge.errors import StoreUnavailable
+from knowledge.written import OnText
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +47,10 @@ def with_first_question(first: str, follow_up: str) -> str:
     return f"{first[:room].rstrip()} {follow_up}" if room > 0 else follow_up
 
 
-TIERS = (ANSWER, SUGGEST, DECLINE)  # best first: a follow-up's retry is kept if not worse
-
-
 def shown_chunk_ids(answer: Answer) -> list[str]:
     """The passages the fan is shown, in order: what the card's buttons refer to."""
     if answer.mode == ANSWER:
-        return [answer.citations[0].chunk_id] if answer.citations else []
+        return [answer.rests_on.chunk_id] if answer.rests_on else []
     return [s.chunk_id for s in answer.suggestions] if answer.mode == SUGGEST else []
 
 
@@ -108,14 +107,16 @@ class AskCog(commands.Cog):
         asked_message_id: int | None = None,
         retrieval_question: str | None = None,
         silent_below: float | None = None,
+        on_text: OnText | None = None,
     ) -> tuple[Answer, int]:
-        searched = searchable_text(question)
-        answer = await self.services.ask(guild_id, searched)
-        if answer.abstained and retrieval_question:
-            # A short follow-up ("which one?") may only make sense with the first question.
-            retry = await self.services.ask(guild_id, searchable_text(retrieval_question))
-            if TIERS.index(retry.mode) <= TIERS.index(answer.mode):
-                answer, searched = retry, searchable_text(retrieval_question)
+        # A short follow-up ("which one?") may only make sense with the first question.
+        answer = await self.services.ask(
+            guild_id,
+            searchable_text(question),
+            retry_with=searchable_text(retrieval_question) if retrieval_question else None,
+            on_text=on_text,
+        )
+        searched = answer.question  # the text the knowledge base was asked
         answer.question = question
         outcome = "abstained" if answer.abstained else "answered"
         if silent_below is not None and (answer.abstained or answer.confidence < silent_below):
@@ -148,15 +149,34 @@ class AskCog(commands.Cog):
         config = await self.services.guild_configs.get(interaction.guild_id)
         self._limit(config, interaction.guild_id, member.id)
         await interaction.response.defer(thinking=True)
-        answer, question_id = await self._answer(
-            interaction.guild_id, interaction.channel_id, member.id, question, via="slash"
-        )
-        message = await interaction.followup.send(
-            embed=answer_embed(answer),
-            view=answer_view(question_id, answer),
-            allowed_mentions=discord.AllowedMentions.none(),
-            wait=True,
-        )
+        card = None
+        if await self.services.written_enabled(interaction.guild_id):
+            # A written answer streams into the message as the model writes it.
+            card = StreamedCard(
+                question,
+                lambda embed: interaction.followup.send(
+                    embed=embed, allowed_mentions=discord.AllowedMentions.none(), wait=True
+                ),
+            )
+        try:
+            answer, question_id = await self._answer(
+                interaction.guild_id,
+                interaction.channel_id,
+                member.id,
+                question,
+                via="slash",
+                on_text=card.show if card else None,
+            )
+        except BaseException:
+            if card is not None:
+                await card.abort()
+            raise
+        embed, view = answer_embed(answer), answer_view(question_id, answer)
+        message = await card.finish(embed, view) if card else None
+        if message is None:
+            message = await interaction.followup.send(
+                embed=embed, view=view, allowed_mentions=discord.AllowedMentions.none(), wait=True
+            )
         await self.services.questions.attach_message(question_id, message.id)
 
     # -- mentions, replies and auto-answers ------------------------------------------------
@@ -311,12 +331,12 @@ class AskCog(commands.Cog):
             DECLINE: "I said the notes don't cover it",
         }[answer.mode]
         learned = ""
-        if answer.mode == ANSWER and answer.citations:
+        if answer.mode == ANSWER and answer.rests_on:
             # A mod chose to answer this from the notes: their confirmation counts at once.
             entry = await self.services.confirm(
                 interaction.guild_id,
                 searchable_text(question),
-                answer.citations[0].chunk_id,
+                answer.rests_on.chunk_id,
                 member.id,
                 by_mod=True,
                 question_id=question_id,
