@@ -31,7 +31,7 @@ class RankSettings:
 
 
 # Fitted by bench/tune_ranking.py on all of eval/corpus_questions.jsonl (230 questions); its
-# 5-fold held-out figures are the ones reported: MRR@10 0.602, Recall@5 0.791 (0.523 / 0.709
+# 5-fold held-out figures are the ones reported: MRR@10 0.610, Recall@5 0.797 (0.523 / 0.709
 # with the fusion before it). eval/examples_questions.jsonl was never fitted on.
 DEFAULT_RANKING = RankSettings(
     candidates=100,
@@ -39,21 +39,21 @@ DEFAULT_RANKING = RankSettings(
     rescore=30,
     rerank=RerankModel(
         weights=(
-            2.9729,
-            9.2106,
-            -2.6177,
-            0.8479,
-            1.2556,
-            2.2423,
-            0.6635,
-            0.9162,
-            -0.1906,
-            -0.9445,
-            1.3914,
-            0.2231,
-            0.3704,
+            3.0888,
+            9.228,
+            -3.0756,
+            0.9598,
+            1.2115,
+            2.1758,
+            0.5955,
+            0.9711,
+            -0.225,
+            -0.7428,
+            1.331,
+            0.4779,
+            0.3312,
         ),
-        bias=-4.9069,
+        bias=-4.7855,
     ),
 )
 

@@ -73,7 +73,7 @@ def test_answerable_questions_cite_the_right_file(examples_kb) -> None:
 
 def test_what_the_fan_sees_on_the_held_out_examples(examples_kb) -> None:
     """examples_questions.jsonl was never fitted on; figures when the model was fitted:
-    answered wrongly 2.4%, unanswerable answered 0%, right passage shown 65.8%."""
+    answered wrongly 2.4%, unanswerable answered 0%, right passage shown 73.2%."""
     result = evaluate(examples_kb, QUESTIONS)
     assert result["answered_wrong"] <= 0.10, result
     assert result["unanswerable_answered"] <= 0.10, result
