@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from bot.clips.states import DECISION_ACTIONS, ClipStatus
 from bot.storage import Database
 from knowledge.base import KnowledgeError
+from knowledge.errors import StoreUnavailable
 from knowledge.source_sync import SourceOutcome, SourceSyncer
 from knowledge.sync import Progress
 
@@ -172,6 +173,11 @@ class MeasuredSourceSyncer(SourceSyncer):
         started = time.perf_counter()
         try:
             outcome = await super().sync(kb_name, key, progress)
+        except StoreUnavailable as exc:  # a Chroma server that is down
+            self.metrics.synced(
+                kb_name, key, "error", type(exc).__name__, time.perf_counter() - started
+            )
+            raise
         except KnowledgeError:
             raise  # an unknown or removed source: nothing was synced
         except Exception as exc:

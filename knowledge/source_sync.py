@@ -35,6 +35,7 @@ from ingest.connectors.base import (
 from ingest.connectors.spec import SourceSpec, SourceSpecError, build_source
 from ingest.documents import LoadFailure, LoadResult
 from knowledge.base import KnowledgeBase, KnowledgeError, Library
+from knowledge.errors import StoreUnavailable
 from knowledge.sources import SourceRecord, SourceResult
 from knowledge.sync import Progress, SyncReport
 
@@ -291,6 +292,8 @@ class LiveSync:
         while True:
             try:
                 await self.check_folders()
+            except StoreUnavailable:
+                pass  # logged; the change is synced at a poll after the store is back
             except Exception:
                 log.exception("checking the watched folders failed")
             await self._sleep(self.poll_seconds)
@@ -344,11 +347,19 @@ class LiveSync:
 
     async def _limited(self, kb_name: str, record: SourceRecord) -> SourceOutcome | None:
         async with self._parallel:
-            return await self._sync(kb_name, record)
+            try:
+                return await self._sync(kb_name, record)
+            except StoreUnavailable:
+                return None  # still due: tried again at a later tick
 
     async def _sync(self, kb_name: str, record: SourceRecord) -> SourceOutcome | None:
+        """A sync's outcome, None after a bug (logged); StoreUnavailable (a Chroma server that
+        is down) is raised, so a folder's change is not taken as synced."""
         try:
             return await self.syncer.sync(kb_name, record.key)
+        except StoreUnavailable as exc:
+            log.warning("kb %s: source %s not synced: %s", kb_name, record.key, exc)
+            raise
         except Exception:  # one source's bug must not stop the others
             log.exception("kb %s: syncing source %s failed", kb_name, record.key)
             return None

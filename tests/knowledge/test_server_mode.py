@@ -8,6 +8,7 @@ server down, collection names, and `greenroom kb migrate --to-server`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -17,14 +18,17 @@ import time
 from pathlib import Path
 
 import chromadb
+import httpx
 import numpy as np
 import pytest
 from chromadb.config import Settings
 
 from bot.cli_commands import ingest_paths
+from ingest.connectors.spec import SourceSpec
 from knowledge import sync
 from knowledge.base import Library
 from knowledge.errors import KnowledgeError, StoreUnavailable
+from knowledge.source_sync import LiveSync, SourceSyncer
 from knowledge.vectors import ServerVectorStore, check_collection_name, server_database
 from tests.chroma_server import ChromaServer, chroma_server  # noqa: F401 - the fixture
 from tests.conftest import REPO_ROOT
@@ -401,3 +405,33 @@ def test_migrate_copies_the_store_on_disk_to_the_server(
         "--data-dir", tmp_path / "empty", "kb", "migrate", "--to-server", server.url
     )
     assert code == 2 and "there is no vector store on disk" in err
+
+
+async def test_a_folder_changed_while_the_server_is_down_is_synced_when_it_is_back(
+    server, embedder, tmp_path: Path
+) -> None:
+    notes, data_dir = tmp_path / "notes", tmp_path / "data"
+    write_notes(notes, V1)
+    library = Library(data_dir, embedder, chroma_url=server.url)
+    syncer = SourceSyncer(library, httpx.AsyncClient(trust_env=False))
+    try:
+        await syncer.add(KB, SourceSpec("folder", str(notes)))
+        kb = library.open(KB)
+        live = LiveSync(syncer)
+        assert await live.check_folders() == []  # the first poll takes the fingerprint
+        await asyncio.to_thread(server.stop)
+        write_notes(notes, V2)
+        assert await live.check_folders() == []  # a change is seen, held for a poll
+        with pytest.raises(StoreUnavailable):
+            await live.check_folders()  # its sync cannot store: not taken as synced
+        assert kb.catalog.lexical_search("quokkafrobnitz", 5) == []
+        with pytest.raises(StoreUnavailable):
+            await live.check_folders()
+        await asyncio.to_thread(server.start)
+        (outcome,) = await live.check_folders()
+        assert outcome.report.summary().startswith("added 2, updated 1, unchanged 1, removed 1")
+        assert await live.check_folders() == []
+        assert dense_reach(kb) == CLEAN
+    finally:
+        await syncer.aclose()
+        library.close()
