@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--kb", default="default")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument(
+        "--llm", action="store_true", help="a written answer from GREENROOM_LLM_MODEL, checked"
+    )
 
     p = sub.add_parser("kb", help="list, inspect or remove knowledge bases")
     kb_sub = p.add_subparsers(dest="kb_command", metavar="ACTION", required=True)
@@ -122,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kb", default="default")
     p.add_argument("-k", type=int, default=5, help="the cut-off shown first (1, 3, 5 or 10)")
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--llm", action="store_true", help="the fan's view with written answers (GREENROOM_LLM_*)"
+    )
     return parser
 
 

@@ -154,28 +154,81 @@ def render_answer(answer) -> str:
     lines = [answer.text]
     if answer.mode == ANSWER:
         lines.append("")
-        for n, c in enumerate(answer.citations, start=1):
-            lines.append(f"[{n}] {cite(c)}")
+        # A written answer lists the passages it cites, under the numbers its [n] use.
+        numbers = sorted(answer.cited) if answer.written else range(1, len(answer.citations) + 1)
+        for n in numbers:
+            lines.append(f"[{n}] {cite(answer.citations[n - 1])}")
     elif answer.mode == SUGGEST:
         for n, c in enumerate(answer.suggestions, start=1):
             lines += ["", f"{n}. {cite(c)}", *(f"   {line}" for line in c.passage.splitlines())]
     learned = " (a confirmed answer)" if answer.learned else ""
-    lines.append(f"[{answer.mode}] confidence {answer.confidence:.2f}{learned}")
+    written = f" (written by {answer.written_by})" if answer.written else ""
+    lines.append(f"[{answer.mode}] confidence {answer.confidence:.2f}{learned}{written}")
     return "\n".join(lines)
 
 
+def written_answerer(settings: Settings):
+    """The model `--llm` asks for (GREENROOM_LLM_*), or a UserError saying what to set."""
+    from knowledge.written import WrittenAnswerer
+
+    try:
+        model = settings.written_model()
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if model is None:
+        raise UserError(
+            "--llm needs a language model: set GREENROOM_LLM_BASE_URL (an OpenAI-compatible"
+            " endpoint, e.g. http://127.0.0.1:11434/v1) and GREENROOM_LLM_MODEL, and"
+            " GREENROOM_LLM_API_KEY if the server wants one (environment or .env)"
+        )
+    return WrittenAnswerer(model)
+
+
+def _written_json(written) -> dict:
+    return {
+        "model": written.answer.written_by,
+        "outcome": written.outcome,
+        "reason": written.reason,
+        "prompt_tokens": written.usage.prompt_tokens,
+        "completion_tokens": written.usage.completion_tokens,
+        "tokens_estimated": written.usage.estimated,
+        "seconds": round(written.seconds, 3),
+    }
+
+
 def cmd_ask(args, settings: Settings) -> int:
+    import asyncio
+
     from knowledge.base import KnowledgeError
 
+    writer = written_answerer(settings) if args.llm else None
     library = open_library(settings)
     kb = _open_existing(library, args.kb)
     try:
         answer = kb.ask(args.question)
     except KnowledgeError as exc:
         raise UserError(str(exc)) from None
+    written = None
+    if writer is not None:
+
+        async def write():
+            try:
+                return await writer.write(answer)
+            finally:
+                await writer.aclose()
+
+        written = asyncio.run(write())
+        answer = written.answer
+        if written.reason and not args.json:
+            note = f"greenroom: written answer: {written.outcome} ({written.reason})"
+            print(note, file=sys.stderr)
     if args.json:
         payload = answer.to_json()
         payload.pop("question")
+        if written is not None:
+            payload["written"] = answer.written
+            payload["cited"] = list(answer.cited)
+            payload["llm"] = _written_json(written)
         print(json.dumps(payload, indent=2, ensure_ascii=False))
     else:
         print(render_answer(answer))
@@ -254,9 +307,22 @@ def cmd_eval(args, settings: Settings) -> int:
         questions = load_questions(args.questions)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    writer = written_answerer(settings) if args.llm else None
     library = open_library(settings)
     kb = _open_existing(library, args.kb)
-    result = evaluate(kb, questions)
+    if writer is None:
+        result = evaluate(kb, questions)
+    else:
+        import asyncio
+
+        loop = asyncio.new_event_loop()  # one loop for every call: the client's connections stay
+        try:
+            result = evaluate(
+                kb, questions, write=lambda answer: loop.run_until_complete(writer.write(answer))
+            )
+        finally:
+            loop.run_until_complete(writer.aclose())
+            loop.close()
     if args.json:
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
@@ -277,6 +343,15 @@ def cmd_eval(args, settings: Settings) -> int:
     print(f"    declined                    {result['declined']:.3f}")
     print(f"  unanswerable given an answer  {result['unanswerable_answered']:.3f}")
     print(f"  unanswerable declined         {result['unanswerable_declined']:.3f}")
+    if llm := result.get("llm"):
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(llm["outcomes"].items()))
+        print(
+            f"  written answers: {llm['written_answers']} of {len(questions)} ({outcomes});"
+            f" {llm['calls']} calls, {llm['prompt_tokens'] + llm['completion_tokens']} tokens,"
+            f" {llm['seconds_mean']:.2f} s mean, {llm['seconds_p95']:.2f} s p95"
+        )
+        for reason, count in sorted(llm["reasons"].items(), key=lambda kv: -kv[1]):
+            print(f"    {count} x {reason}")
     missed = [r for r in result["questions"] if r["kind"] != "unanswerable" and not r["rank"]]
     for r in missed:
         print(f"  miss {r['id']}: {r['question']}")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge.answer import ANSWER, DECLINE, SUGGEST, compose_answer
+from knowledge.answer import ANSWER, DECLINE, SUGGEST, Answer, compose_answer
 from knowledge.base import KnowledgeBase
+from knowledge.written import Written
 
 KS = (1, 3, 5, 10)
 
@@ -50,17 +53,27 @@ def shown_right(shown: list[str], answer_hint: str) -> bool:
     return bool(hint) and any(hint in _norm(text) for text in shown)
 
 
-def evaluate(kb: KnowledgeBase, questions: list[Question], k: int = 10) -> dict:
+def evaluate(
+    kb: KnowledgeBase,
+    questions: list[Question],
+    k: int = 10,
+    write: Callable[[Answer], Written] | None = None,
+) -> dict:
     """Recall@1/3/5/10 and MRR@10 on answerable questions, and what the fan is shown.
 
     `answered_right`, `answered_wrong`, `suggested_right` and `declined` are shares of the
     answerable questions; `unanswerable_answered` is the share of unanswerable questions that
-    were given an *answer* (a suggestion is not one).
+    were given an *answer* (a suggestion is not one). With `write` (a language model, see
+    knowledge/written.py) the fan's view is that of written answers, and `llm` sums up the calls.
     """
     per_question = []
+    written: list[Written] = []
     for q in questions:
         hits = kb.search(q.question, k=max(k, 10))
         answer = compose_answer(q.question, hits[:5], kb.library.confidence)
+        if write is not None:
+            written.append(write(answer))
+            answer = written[-1].answer
         rank = None
         if q.answerable:
             hint = _norm(q.answer_hint)
@@ -81,9 +94,40 @@ def evaluate(kb: KnowledgeBase, questions: list[Question], k: int = 10) -> dict:
                 "confidence": round(answer.confidence, 4),
                 "features": {key: round(v, 4) for key, v in answer.features.items()},
                 "top": hits[0].chunk.path if hits else None,
+                **(_written_row(q, answer, written[-1]) if write is not None else {}),
             }
         )
-    return summarise(per_question)
+    result = summarise(per_question)
+    if write is not None:
+        result["llm"] = summarise_written(written)
+    return result
+
+
+def _written_row(q: Question, answer: Answer, written: Written) -> dict:
+    """A written answer's own columns: "right" judges its text (a paraphrase may miss the
+    hint), `cited_right` whether a passage it cites holds the hint."""
+    cited = [answer.citations[n - 1].passage for n in answer.cited] if answer.written else []
+    return {
+        "written": answer.written,
+        "llm_outcome": written.outcome,
+        "cited_right": q.answerable and shown_right(cited, q.answer_hint),
+    }
+
+
+def summarise_written(written: list[Written]) -> dict:
+    """What the model did over a question set: outcomes, failures' reasons, tokens, time."""
+    called = [w for w in written if w.called]
+    seconds = sorted(w.seconds for w in called)
+    return {
+        "calls": len(called),
+        "written_answers": sum(1 for w in written if w.answer.written),
+        "outcomes": dict(Counter(w.outcome for w in written)),
+        "reasons": dict(Counter(w.reason for w in written if w.reason)),
+        "prompt_tokens": sum(w.usage.prompt_tokens for w in called),
+        "completion_tokens": sum(w.usage.completion_tokens for w in called),
+        "seconds_mean": round(sum(seconds) / len(seconds), 4) if seconds else 0.0,
+        "seconds_p95": round(seconds[int(0.95 * (len(seconds) - 1))], 4) if seconds else 0.0,
+    }
 
 
 def summarise(per_question: list[dict]) -> dict:
