@@ -363,6 +363,7 @@ def cmd_start(args, settings: Settings) -> int:
     if settings.discord_token is not None:
         from bot.app import run_bot
 
+        _check_written_model(settings)
         return run_bot(settings)
     library = open_library(settings)
     kb, report = ingest_paths(library, "default", [args.notes])
@@ -387,7 +388,16 @@ def cmd_run(args, settings: Settings) -> int:
         raise UserError("DISCORD_TOKEN is not set (in the environment or .env)")
     from bot.app import run_bot
 
+    _check_written_model(settings)
     return run_bot(settings)
+
+
+def _check_written_model(settings: Settings) -> None:
+    """A half-set GREENROOM_LLM_* is said before the bot starts, not as a traceback."""
+    try:
+        settings.written_model()
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
 
 
 def cmd_sync_commands(args, settings: Settings) -> int:

@@ -116,6 +116,11 @@ def test_llm_without_a_model_says_what_to_set(cli_main, fans, monkeypatch):
     code, _, err = cli_main("--data-dir", fans, "ask", QUESTION, "--kb", "fans", "--llm")
     assert code == 2 and "GREENROOM_LLM_MODEL is not set" in err
 
+    monkeypatch.setenv("DISCORD_TOKEN", "discord.token.value")
+    code, _, err = cli_main("--data-dir", fans, "run")  # said before the bot starts
+    assert code == 2 and "GREENROOM_LLM_MODEL is not set" in err
+    monkeypatch.delenv("DISCORD_TOKEN")
+
     code, out, _ = cli_main("--data-dir", fans, "ask", QUESTION, "--kb", "fans", "--json")
     assert code == 0 and set(json.loads(out)) == ASK_KEYS  # without --llm nothing changes
 
