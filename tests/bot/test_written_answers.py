@@ -19,6 +19,7 @@ from bot.services import Services
 from bot.settings import Settings
 from ingest.loaders import FolderSource
 from knowledge.base import Library
+from tests.bot.answer_fixtures import ALWAYS_ANSWER
 from tests.bot.conftest import ANSWERABLE, greenroom
 from tests.llm_double import LLMDouble, Reply, prompt_passages
 
@@ -70,14 +71,16 @@ async def written_services(
     **config,
 ) -> AsyncIterator[Services]:
     """Services whose settings name the double as the model (none when `llm` is None), with
-    written answers switched on for the guild unless `config` says otherwise."""
+    written answers switched on for the guild unless `config` says otherwise. The notes alone
+    would answer (the tier is forced: the fitted thresholds are not what these tests are about)."""
     model = (
         {"llm_base_url": llm.url, "llm_model": "double-model", "llm_api_key": KEY}
         if llm is not None
         else {}
     )
     settings = Settings(data_dir=data_dir, discord_token=None, llm_timeout_seconds=timeout, **model)
-    services = await Services.open(settings, Library(settings.data_dir, embedder))
+    library = Library(settings.data_dir, embedder, confidence=ALWAYS_ANSWER)
+    services = await Services.open(settings, library)
     try:
         services.kb(world.guild.id).sync([FolderSource(notes_dir)])
         await services.guild_configs.update(
