@@ -28,6 +28,7 @@ from ingest.connectors.spec import SourceSpec
 from knowledge import sync
 from knowledge.base import Library
 from knowledge.errors import KnowledgeError, StoreUnavailable
+from knowledge.migration import TOLERANCE, MigrationError, _check_batch
 from knowledge.source_sync import LiveSync, SourceSyncer
 from knowledge.vectors import ServerVectorStore, check_collection_name, server_database
 from tests.chroma_server import ChromaServer, chroma_server  # noqa: F401 - the fixture
@@ -376,7 +377,8 @@ def test_migrate_copies_the_store_on_disk_to_the_server(
     for cid, vector, meta in zip(
         stored["ids"], stored["embeddings"], stored["metadatas"], strict=True
     ):
-        assert np.array_equal(np.asarray(by_id[cid][0], np.float32), np.asarray(vector, np.float32))
+        difference = np.abs(np.asarray(by_id[cid][0]) - np.asarray(vector))
+        assert difference.max() <= TOLERANCE  # the server's float parsing: ~1e-8 at most
         assert by_id[cid][1] == meta
     assert copy.configuration_json["hnsw"]["space"] == "cosine"
     assert copy.configuration_json["hnsw"]["ef_search"] == 128
@@ -435,3 +437,24 @@ async def test_a_folder_changed_while_the_server_is_down_is_synced_when_it_is_ba
     finally:
         await syncer.aclose()
         library.close()
+
+
+def test_the_migration_check_tells_a_float_rounding_from_a_wrong_vector() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(3, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    sent = {"ids": ["a", "b", "c"], "embeddings": vectors, "metadatas": [{"x": 1}, None, {}]}
+    rounded = vectors + np.float32(1e-8) * np.sign(vectors)
+    stored = {
+        "ids": ["c", "a", "b"],
+        "embeddings": rounded[[2, 0, 1]],
+        "metadatas": [{}, {"x": 1}, None],
+    }
+    _check_batch("kb-x-0123456789", sent, stored)  # any order, one float32 step apart
+    for changed in (
+        {"embeddings": rounded[[2, 1, 0]]},  # a's vector stored under b
+        {"metadatas": [{}, {"x": 2}, None]},
+        {"ids": ["c", "a", "z"]},
+    ):
+        with pytest.raises(MigrationError, match="differs from the store on disk"):
+            _check_batch("kb-x-0123456789", sent, stored | changed)
