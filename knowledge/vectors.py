@@ -417,7 +417,10 @@ class ServerVectorStore:
             raise self._unavailable(exc) from exc
 
     def _unavailable(self, exc: BaseException) -> StoreUnavailable:
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if isinstance(exc, self._httpx.HTTPStatusError):  # something else at that address
+            reason = f"HTTP {exc.response.status_code} for {exc.request.url.path}"
+        else:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         log.warning("the Chroma server at %s does not answer (%s)", self.url, reason)
         return StoreUnavailable(
             f"The knowledge base is unavailable: the Chroma server at {self.url} does not answer"

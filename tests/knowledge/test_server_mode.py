@@ -9,6 +9,7 @@ server down, collection names, and `greenroom kb migrate --to-server`.
 from __future__ import annotations
 
 import asyncio
+import http.server
 import json
 import os
 import subprocess
@@ -323,6 +324,17 @@ def test_bad_server_addresses_are_refused(embedder, tmp_path: Path) -> None:
             ServerVectorStore(url, embedder, "greenroom-test")
     with pytest.raises(KnowledgeError, match="not a Chroma server address"):
         ServerVectorStore("http://chroma:99999", embedder, "greenroom-test")
+
+    # Something else at that address (a web server): said plainly, before chromadb is asked.
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{web.server_address[1]}"
+        with pytest.raises(StoreUnavailable, match=r"does not answer \(HTTP 501 for /api/v2/"):
+            ServerVectorStore(url, embedder, "greenroom-test")
+    finally:
+        web.shutdown()
+        web.server_close()
 
 
 def test_migrate_copies_the_store_on_disk_to_the_server(
