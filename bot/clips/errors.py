@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from http import HTTPStatus
 
+from bot.clips.states import ACTIONS, STATES, ClipStatus, ReviewAction
+
 
 class ClipError(Exception):
     """A clip problem the user can understand; `str()` is the message to show them."""
@@ -174,24 +176,14 @@ class AlreadyDecided(ReviewError):
         self.action = action
         self.at = at
         self.seconds_ago = None if at is None else max(0.0, now - at)
-        verb = _PAST_TENSE.get(action or "", status.replace("_", " "))
+        done = ACTIONS[ReviewAction(action)].done if action in ACTIONS else ""
+        verb = done or STATES[ClipStatus(status)].label
         message = f"Clip #{clip_id} was already {verb}"
         if actor_id is not None:
             message += f" by user {actor_id}"
         if self.seconds_ago is not None:
             message += f" {_ago(self.seconds_ago)}"
         super().__init__(message + ".")
-
-
-_PAST_TENSE = {
-    "approve": "approved",
-    "reject": "rejected",
-    "veto": "vetoed",
-    "request_changes": "sent back for changes",
-    "hold": "put on hold",
-    "publish": "marked published",
-    "resubmit": "replaced by a new version",
-}
 
 
 def _ago(seconds: float) -> str:
@@ -206,13 +198,7 @@ def _ago(seconds: float) -> str:
 
 class ReasonRequired(ReviewError):
     def __init__(self, action: str) -> None:
-        what = {
-            "reject": "Rejecting a clip",
-            "veto": "Vetoing a clip",
-            "request_changes": "Requesting changes",
-            "hold": "Putting a clip on hold",
-            "reopen": "Reopening a clip",
-        }.get(action, "This action")
+        what = (ACTIONS[ReviewAction(action)].reason if action in ACTIONS else "") or "This action"
         super().__init__(f"{what} needs a reason; say what is wrong so the creator can fix it.")
         self.action = action
 

@@ -11,7 +11,7 @@ import aiosqlite
 from bot.clips.checks import Check
 from bot.clips.models import AuditEntry, Checklist, Clip, ClipDraft, Decision
 from bot.clips.probe import VideoInfo
-from bot.clips.states import DECISION_ACTIONS, ClipStatus, ReviewAction
+from bot.clips.states import DECISION_ACTIONS, START, ClipStatus, ReviewAction
 
 
 async def insert_clip(
@@ -33,7 +33,7 @@ async def insert_clip(
             submitter_id,
             version,
             parent_id,
-            ClipStatus.SUBMITTED,
+            START,
             draft.title,
             draft.prompt,
             draft.tool,

@@ -44,15 +44,17 @@ from bot.clips.models import (
 )
 from bot.clips.schema import ensure_clip_schema, write_lock
 from bot.clips.states import (
-    OPEN_STATUSES,
+    DECIDED_STATUSES,
+    DECISION_ACTIONS,
     QUEUE_STATUSES,
     REASON_REQUIRED,
-    REOPENABLE,
-    RESUBMITTABLE,
-    VETOABLE,
+    START,
     ClipStatus,
     ReviewAction,
+    allows,
     is_legal,
+    leads_to,
+    refusal_text,
 )
 from bot.storage import Database
 
@@ -60,13 +62,6 @@ T = TypeVar("T")
 A = ReviewAction
 S = ClipStatus
 
-_DECISION_TARGET = {
-    A.REJECT: S.REJECTED,
-    A.VETO: S.REJECTED,
-    A.REQUEST_CHANGES: S.CHANGES_REQUESTED,
-    A.HOLD: S.HELD,
-}
-_DECIDED_STATES = (S.APPROVED, S.REJECTED, S.CHANGES_REQUESTED, S.HELD)
 StatusFilter = ClipStatus | str | Iterable[ClipStatus | str] | None
 
 
@@ -92,7 +87,7 @@ class ReviewQueue:
             now = self._clock()
             clip_id = await records.insert_clip(conn, guild_id, submitter_id, draft, 1, None, now)
             await records.append_audit(
-                conn, clip_id, guild_id, submitter_id, A.SUBMIT, None, S.SUBMITTED, "", None, now
+                conn, clip_id, guild_id, submitter_id, A.SUBMIT, None, START, "", None, now
             )
             return await self._require(clip_id, guild_id)
 
@@ -108,23 +103,8 @@ class ReviewQueue:
                 return ClipNotFound(clip_id)
             if actor_id != old.submitter_id:
                 return NotSubmitter(clip_id)
-            if old.status == S.SUPERSEDED:
-                newest = await self._newest_version(old.root_id)
-                return IllegalTransition(
-                    clip_id,
-                    old.status,
-                    A.RESUBMIT,
-                    f"Clip #{clip_id} already has a newer version (#{newest.id}, version "
-                    f"{newest.version}); resubmit that one.",
-                )
-            if old.status not in RESUBMITTABLE:
-                return IllegalTransition(
-                    clip_id,
-                    old.status,
-                    A.RESUBMIT,
-                    f"Clip #{clip_id} is {_words(old.status)}; only clips that were rejected or "
-                    "sent back for changes can be resubmitted.",
-                )
+            if refused := await self.refusal(old, A.RESUBMIT):
+                return refused
             now = self._clock()
             version = (await self._newest_version(old.root_id)).version + 1
             new_id = await records.insert_clip(
@@ -137,7 +117,7 @@ class ReviewQueue:
                 actor_id,
                 A.SUBMIT,
                 None,
-                S.SUBMITTED,
+                START,
                 f"version {version} of #{old.root_id}",
                 None,
                 now,
@@ -146,7 +126,7 @@ class ReviewQueue:
                 conn,
                 old,
                 A.RESUBMIT,
-                S.SUPERSEDED,
+                _target(old.status, A.RESUBMIT),
                 actor_id,
                 f"replaced by #{new_id} (version {version})",
                 None,
@@ -165,11 +145,11 @@ class ReviewQueue:
             clip = await self._find(clip_id, guild_id)
             if clip is None:
                 return ClipNotFound(clip_id)
-            if clip.status != S.SUBMITTED or actor_id == clip.submitter_id:
+            if not allows(clip.status, A.CLAIM) or actor_id == clip.submitter_id:
                 return clip
-            return await self._move(
-                conn, clip, A.CLAIM, S.IN_REVIEW, actor_id, "", None, self._clock()
-            )
+            target = _target(clip.status, A.CLAIM)
+            now = self._clock()
+            return await self._move(conn, clip, A.CLAIM, target, actor_id, "", None, now)
 
         return await self._write(write)
 
@@ -195,8 +175,8 @@ class ReviewQueue:
                 return ClipNotFound(clip_id)
             if actor_id == clip.submitter_id:
                 return SelfApproval(clip_id)
-            if clip.status not in OPEN_STATUSES:
-                return await self._already_decided(clip)
+            if refused := await self.refusal(clip, A.APPROVE):
+                return refused
             approvers = await self._approvers(clip)
             if actor_id in approvers:
                 return DuplicateApproval(
@@ -267,6 +247,40 @@ class ReviewQueue:
             clip_id, guild_id, actor_id, A.HOLD, reason, checklist, policy or ReviewPolicy()
         )
 
+    async def decide(
+        self,
+        action: ReviewAction | str,
+        clip_id: int,
+        guild_id: int,
+        actor_id: int,
+        reason: str = "",
+        *,
+        policy: ReviewPolicy | None = None,
+        checklist: Checklist | None = None,
+        is_streamer: bool = False,
+    ) -> DecisionOutcome:
+        """Any verdict by its action, as a card's button names it (`reason` is approve's note)."""
+        action = ReviewAction(action)
+        if action == A.APPROVE:
+            return await self.approve(
+                clip_id, guild_id, actor_id, policy=policy, checklist=checklist, note=reason
+            )
+        if action in (A.REJECT, A.VETO):  # the streamer's reject is a veto if the policy allows
+            return await self.reject(
+                clip_id,
+                guild_id,
+                actor_id,
+                reason,
+                policy=policy,
+                is_streamer=is_streamer,
+                checklist=checklist,
+            )
+        if action not in DECISION_ACTIONS:
+            raise ValueError(f"{action} is not a decision")
+        return await self._decide_against(
+            clip_id, guild_id, actor_id, action, reason, checklist, policy or ReviewPolicy()
+        )
+
     async def reopen(self, clip_id: int, guild_id: int, actor_id: int, reason: str) -> Clip:
         """Back to in_review with a fresh approval round; the only way to undo a decision."""
         reason = _required_reason(A.REOPEN, reason)
@@ -275,10 +289,11 @@ class ReviewQueue:
             clip = await self._find(clip_id, guild_id)
             if clip is None:
                 return ClipNotFound(clip_id)
-            if clip.status not in REOPENABLE:
-                return IllegalTransition(clip_id, clip.status, A.REOPEN, _cannot_reopen(clip))
+            if refused := await self.refusal(clip, A.REOPEN):
+                return refused
+            target = _target(clip.status, A.REOPEN)
             return await self._move(
-                conn, clip, A.REOPEN, S.IN_REVIEW, actor_id, reason, None, self._clock()
+                conn, clip, A.REOPEN, target, actor_id, reason, None, self._clock()
             )
 
         return await self._write(write)
@@ -288,19 +303,11 @@ class ReviewQueue:
             clip = await self._find(clip_id, guild_id)
             if clip is None:
                 return ClipNotFound(clip_id)
-            if clip.status == S.PUBLISHED:
-                return await self._already_decided(clip)
-            if clip.status != S.APPROVED:
-                return IllegalTransition(
-                    clip_id,
-                    clip.status,
-                    A.PUBLISH,
-                    f"Clip #{clip_id} is {_words(clip.status)}; only approved clips can be "
-                    "marked published.",
-                )
-            return await self._move(
-                conn, clip, A.PUBLISH, S.PUBLISHED, actor_id, "", None, self._clock()
-            )
+            if refused := await self.refusal(clip, A.PUBLISH):
+                return refused
+            target = _target(clip.status, A.PUBLISH)
+            now = self._clock()
+            return await self._move(conn, clip, A.PUBLISH, target, actor_id, "", None, now)
 
         return await self._write(write)
 
@@ -463,7 +470,7 @@ class ReviewQueue:
                 (guild_id,),
             )
         }
-        decided = ", ".join(f"'{s}'" for s in _DECIDED_STATES)
+        decided = ", ".join(f"'{s}'" for s in sorted(DECIDED_STATUSES))
         waits = [
             row["first_at"] - row["created_at"]
             for row in await self.db.fetchall(
@@ -551,6 +558,26 @@ class ReviewQueue:
             params = [guild_id, *statuses]
         return [records.clip_from_row(row) for row in await self.db.fetchall(sql, params)]
 
+    async def refusal(self, clip: Clip, action: ReviewAction) -> ReviewError | None:
+        """Why the clip's state rules `action` out, None if it doesn't: the check every act
+        makes in its transaction, and the card's buttons make before opening a form."""
+        if allows(clip.status, action):
+            return None
+        if action in DECISION_ACTIONS or (action == A.PUBLISH and clip.status == S.PUBLISHED):
+            return await self._already_decided(clip)  # someone else was first
+        if action == A.RESUBMIT and clip.status == S.SUPERSEDED:
+            newest = await self._newest_version(clip.root_id)
+            return IllegalTransition(
+                clip.id,
+                clip.status,
+                action,
+                f"Clip #{clip.id} already has a newer version (#{newest.id}, version "
+                f"{newest.version}); resubmit that one.",
+            )
+        text = refusal_text(clip.id, clip.status, action)
+        assert text is not None
+        return IllegalTransition(clip.id, clip.status, action, text)
+
     async def last_entry_to(self, clip_id: int, status: ClipStatus) -> AuditEntry | None:
         """The most recent audit entry that moved the clip into `status` (e.g. when approved)."""
         row = await self.db.fetchone(
@@ -620,18 +647,17 @@ class ReviewQueue:
     ) -> DecisionOutcome:
         reason = _required_reason(action, reason)
         checklist = checklist or Checklist()
-        allowed_from = VETOABLE if action == A.VETO else OPEN_STATUSES
 
         async def write(conn: aiosqlite.Connection) -> DecisionOutcome | ReviewError:
             clip = await self._find(clip_id, guild_id)
             if clip is None:
                 return ClipNotFound(clip_id)
-            if clip.status not in allowed_from:
-                return await self._already_decided(clip)
+            if refused := await self.refusal(clip, action):
+                return refused
             approvers = await self._approvers(clip)
             now = self._clock()
             await records.insert_decision(conn, clip, actor_id, action, reason, checklist, now)
-            target = _DECISION_TARGET[action]
+            target = _target(clip.status, action)
             clip = await self._move(conn, clip, action, target, actor_id, reason, checklist, now)
             return DecisionOutcome(clip, action, approvers, policy.approvals_required)
 
@@ -683,6 +709,12 @@ def status_values(status: StatusFilter) -> list[str]:
     return [ClipStatus(s).value for s in status]
 
 
+def _target(status: ClipStatus, action: ReviewAction) -> ClipStatus:
+    """Where the table sends the clip (every act but approve leads to one state from each)."""
+    (to_state,) = leads_to(status, action)
+    return to_state
+
+
 def _checked_draft(draft: ClipDraft) -> ClipDraft:
     if not draft.title.strip():
         raise InvalidDraft("A clip needs a title.")
@@ -694,21 +726,3 @@ def _required_reason(action: ReviewAction, reason: str) -> str:
     if action in REASON_REQUIRED and not reason:
         raise ReasonRequired(action)
     return reason
-
-
-def _words(status: ClipStatus) -> str:
-    return {
-        S.SUBMITTED: "waiting for review",
-        S.IN_REVIEW: "in review",
-        S.CHANGES_REQUESTED: "waiting for changes",
-        S.HELD: "on hold",
-        S.SUPERSEDED: "replaced by a newer version",
-    }.get(status, status.value)
-
-
-def _cannot_reopen(clip: Clip) -> str:
-    if clip.status in OPEN_STATUSES:
-        return f"Clip #{clip.id} is still open for review; there is nothing to reopen."
-    if clip.status == S.PUBLISHED:
-        return f"Clip #{clip.id} is already published; it can't be reopened."
-    return f"Clip #{clip.id} was replaced by a newer version; reopen that one instead."

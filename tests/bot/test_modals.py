@@ -13,13 +13,14 @@ from collections.abc import Callable
 import discord
 
 import bot
-from bot.exts.clips._views import REASON_TITLES, ApproveModal, ReasonModal
+from bot.clips.states import REASON_REQUIRED
+from bot.exts.clips._views import ApproveModal, ReasonModal
 from bot.exts.kb._views import GapAnswerModal
 from bot.exts.twitch._views import RejectModal
 
 OPENINGS: dict[type[discord.ui.Modal], list[Callable[[], discord.ui.Modal]]] = {
     ApproveModal: [lambda: ApproveModal(3)],
-    ReasonModal: [lambda action=action: ReasonModal(action, 3) for action in REASON_TITLES],
+    ReasonModal: [lambda action=action: ReasonModal(action, 3) for action in REASON_REQUIRED],
     GapAnswerModal: [lambda: GapAnswerModal(7, "which keyboard do you use?")],
     RejectModal: [lambda: RejectModal(12)],
 }

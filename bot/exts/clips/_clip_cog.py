@@ -7,17 +7,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import member_of
-from bot.clips import Check, Clip, ClipDraft, ClipStatus, NotSubmitter
-from bot.clips.states import RESUBMITTABLE
+from bot.clips import Check, Clip, ClipDraft, ClipStatus, IllegalTransition, NotSubmitter
+from bot.clips.states import ReviewAction, refusal_text, status_label
 from bot.errors import UserFacingError
 from bot.exts.clips._intake import FetchedClip
-from bot.exts.clips._options import (
-    STATUS_WORDS,
-    TOOL_CHOICES,
-    USE_CHOICES,
-    USE_KEYS,
-    ClipOption,
-)
+from bot.exts.clips._options import TOOL_CHOICES, USE_CHOICES, USE_KEYS, ClipOption
 from bot.exts.clips._render import CHECK_ICONS, card_embed, clip_line, cut
 from bot.exts.clips._service import GreenRoom, can_review, ensure_creator
 from bot.guild_config import GuildConfig
@@ -170,11 +164,9 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         old = await self.services.clips.get(clip, interaction.guild_id)
         if old.submitter_id != member.id:
             raise NotSubmitter(old.id)
-        if old.status not in RESUBMITTABLE:  # checked again by the queue; this saves a download
-            raise UserFacingError(
-                f"Clip #{old.id} is {STATUS_WORDS[old.status]}; only clips that were rejected or"
-                " sent back for changes can get a new version."
-            )
+        # Checked again by the queue (which names the newest version); this saves a download.
+        if refused := refusal_text(old.id, old.status, ReviewAction.RESUBMIT):
+            raise IllegalTransition(old.id, old.status, ReviewAction.RESUBMIT, refused)
         link = _link(file, url)
         channel = self.room.review_channel(interaction.guild, config)
         if file is not None:
@@ -232,7 +224,7 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
                 name="Versions",
                 value=cut(
                     "\n".join(
-                        f"v{v.version}: #{v.id} · {STATUS_WORDS[v.status]}" for v in versions
+                        f"v{v.version}: #{v.id} · {status_label(v.status)}" for v in versions
                     ),
                     1024,
                 ),

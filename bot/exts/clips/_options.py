@@ -6,7 +6,8 @@ import discord
 from discord import app_commands
 
 from bot.checks import is_mod
-from bot.clips import CLIP_USES, DEFAULT_USE_RULES, Clip, ClipStatus
+from bot.clips import CLIP_USES, DEFAULT_USE_RULES, Clip
+from bot.clips.states import STATES, status_label
 
 TOOLS = ("Sora 2", "Runway", "Kling", "Veo", "other")
 
@@ -29,18 +30,8 @@ USE_FILTER_CHOICES = [
     app_commands.Choice(name=DEFAULT_USE_RULES[key].label, value=key) for key in CLIP_USES
 ]
 
-STATUS_WORDS = {
-    ClipStatus.SUBMITTED: "waiting for review",
-    ClipStatus.IN_REVIEW: "in review",
-    ClipStatus.APPROVED: "approved",
-    ClipStatus.REJECTED: "rejected",
-    ClipStatus.CHANGES_REQUESTED: "changes requested",
-    ClipStatus.HELD: "on hold",
-    ClipStatus.PUBLISHED: "published",
-    ClipStatus.SUPERSEDED: "replaced by a newer version",
-}
 STATUS_CHOICES = [
-    app_commands.Choice(name=words, value=status.value) for status, words in STATUS_WORDS.items()
+    app_commands.Choice(name=state.label, value=status.value) for status, state in STATES.items()
 ]
 
 
@@ -50,7 +41,7 @@ def use_label(use: str) -> str:
 
 
 def choice_name(clip: Clip) -> str:
-    text = f"#{clip.id} · {' '.join(clip.title.split())} · {STATUS_WORDS[clip.status]}"
+    text = f"#{clip.id} · {' '.join(clip.title.split())} · {status_label(clip.status)}"
     return text if len(text) <= 100 else text[:99] + "…"
 
 

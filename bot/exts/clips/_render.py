@@ -10,33 +10,15 @@ import discord
 
 from bot.clips import AuditEntry, Checklist, Clip, ClipStats, ClipStatus, VideoInfo, worst_status
 from bot.clips.models import CHECKLIST_LABELS
-from bot.exts.clips._options import STATUS_WORDS, use_label
+from bot.clips.states import OPEN_STATUSES, STATES, ReviewAction, action_label, status_label
+from bot.exts.clips._options import use_label
 
 S = ClipStatus
-STATUS_LOOK: dict[ClipStatus, tuple[str, discord.Colour]] = {
-    S.SUBMITTED: ("🟡", discord.Colour.gold()),
-    S.IN_REVIEW: ("🔵", discord.Colour.blue()),
-    S.APPROVED: ("✅", discord.Colour.green()),
-    S.REJECTED: ("⛔", discord.Colour.red()),
-    S.CHANGES_REQUESTED: ("✏️", discord.Colour.orange()),
-    S.HELD: ("⏸️", discord.Colour.light_grey()),
-    S.PUBLISHED: ("📺", discord.Colour.dark_green()),
-    S.SUPERSEDED: ("🗂️", discord.Colour.dark_grey()),
-}
 CHECK_ICONS = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
-ACTION_WORDS = {
-    "submit": "submitted",
-    "claim": "opened for review",
-    "approve": "approved",
-    "reject": "rejected",
-    "veto": "vetoed",
-    "request_changes": "asked for changes",
-    "hold": "put on hold",
-    "reopen": "reopened",
-    "publish": "marked published",
-    "resubmit": "sent a new version",
-    "set_secret": "changed the recipe's secrecy",
-}
+
+
+def status_colour(status: ClipStatus) -> discord.Colour:
+    return getattr(discord.Colour, STATES[status].colour)()
 
 
 @dataclass(frozen=True)
@@ -66,28 +48,28 @@ def mentions(user_ids: Sequence[int]) -> str:
 
 def status_line(state: CardState) -> str:
     clip, entry = state.clip, state.entry
-    icon, _ = STATUS_LOOK[clip.status]
+    icon = STATES[clip.status].icon
     by = f" by <@{entry.actor_id}>" if entry else ""
     reason = f": {cut(entry.reason, 300)}" if entry and entry.reason else ""
     needed = state.approvals_required
-    if clip.status in (S.SUBMITTED, S.IN_REVIEW):
-        line = f"{icon} {STATUS_WORDS[clip.status].capitalize()}"
+    if clip.status in OPEN_STATUSES:
+        line = f"{icon} {status_label(clip.status).capitalize()}"
         if needed > 1 or state.approvers:
             line += f" · {len(state.approvers)} of {needed} approvals"
             if state.approvers:
                 line += f" ({mentions(state.approvers)})"
-        if entry and entry.action == "reopen":
+        if entry and entry.action == ReviewAction.REOPEN:
             line += f"\nReopened by <@{entry.actor_id}>{reason}"
         return line
     if clip.status == S.APPROVED:
         who = mentions(state.approvers) or by.removeprefix(" by ")
         note = f"\nNote: {cut(entry.reason, 300)}" if entry and entry.reason else ""
         return f"{icon} Approved by {who}{note}"
-    if clip.status == S.REJECTED and entry and entry.action == "veto":
+    if clip.status == S.REJECTED and entry and entry.action == ReviewAction.VETO:
         return f"{icon} Vetoed by the streamer <@{entry.actor_id}>{reason}"
     if clip.status == S.SUPERSEDED:
         return f"{icon} Replaced by a newer version{f' ({entry.reason})' if entry else ''}"
-    return f"{icon} {STATUS_WORDS[clip.status].capitalize()}{by}{reason}"
+    return f"{icon} {status_label(clip.status).capitalize()}{by}{reason}"
 
 
 def video_line(video: VideoInfo) -> str:
@@ -117,7 +99,7 @@ def checklist_text(checklist: Checklist | None) -> str:
 
 def card_embed(state: CardState) -> discord.Embed:
     clip = state.clip
-    _, colour = STATUS_LOOK[clip.status]
+    colour = status_colour(clip.status)
     version = f" · version {clip.version}" if clip.version > 1 else ""
     parts = ["**Prompt**", fenced(clip.prompt or "(none given)", 1500)]
     if clip.notes.strip():
@@ -158,12 +140,12 @@ def card_link(clip: Clip) -> str:
 
 
 def clip_line(clip: Clip, *, with_submitter: bool = True) -> str:
-    icon, _ = STATUS_LOOK[clip.status]
+    icon = STATES[clip.status].icon
     title = discord.utils.escape_markdown(cut(" ".join(clip.title.split()), 60))
     bits = [f"{icon} **#{clip.id}** {title}"]
     if clip.version > 1:
         bits.append(f"v{clip.version}")
-    bits += [STATUS_WORDS[clip.status], clip.tool or "no tool", use_label(clip.use)]
+    bits += [status_label(clip.status), clip.tool or "no tool", use_label(clip.use)]
     if with_submitter:
         bits.append(f"<@{clip.submitter_id}>")
     bits.append(f"<t:{int(clip.created_at)}:R>")
@@ -184,11 +166,11 @@ def queue_embed(clips: Sequence[Clip], *, offset: int, filters: str) -> discord.
 
 
 def audit_line(entry: AuditEntry, *, with_clip: bool = True) -> str:
-    what = ACTION_WORDS.get(entry.action, entry.action)
+    what = action_label(entry.action)
     moved = ""
     if entry.from_state != entry.to_state:
-        start = STATUS_WORDS[entry.from_state] if entry.from_state else "new"
-        moved = f" ({start} → {STATUS_WORDS[entry.to_state]})"
+        start = status_label(entry.from_state) if entry.from_state else "new"
+        moved = f" ({start} → {status_label(entry.to_state)})"
     clip = f"**#{entry.clip_id}** " if with_clip else ""
     reason = f": {cut(entry.reason, 200)}" if entry.reason else ""
     return f"<t:{int(entry.at)}:f> {clip}<@{entry.actor_id}> {what}{moved}{reason}"
@@ -212,7 +194,7 @@ def lines_embed(title: str, lines: Sequence[str], empty: str) -> discord.Embed:
 def stats_embed(stats: ClipStats) -> discord.Embed:
     embed = discord.Embed(title="Clip review stats", colour=discord.Colour.blurple())
     counts = [
-        f"{STATUS_WORDS[status]}: {stats.by_status[status.value]}"
+        f"{status_label(status)}: {stats.by_status[status.value]}"
         for status in ClipStatus
         if stats.by_status.get(status.value)
     ]
@@ -225,7 +207,7 @@ def stats_embed(stats: ClipStats) -> discord.Embed:
     )
     by_mod = [
         f"<@{mod}>: "
-        + ", ".join(f"{n} {ACTION_WORDS.get(action, action)}" for action, n in sorted(acts.items()))
+        + ", ".join(f"{n} {action_label(action)}" for action, n in sorted(acts.items()))
         for mod, acts in sorted(stats.decisions_by_mod.items())
     ]
     embed.add_field(

@@ -3,19 +3,16 @@ history, log and stats."""
 
 from __future__ import annotations
 
-import time
-
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import ensure_mod, member_of
-from bot.clips import AlreadyDecided, Checklist, Clip, ClipStatus, DecisionOutcome, SelfApproval
-from bot.clips.states import OPEN_STATUSES, VETOABLE
+from bot.clips import Checklist, ClipStatus, DecisionOutcome, SelfApproval
+from bot.clips.states import REASON_REQUIRED, ReviewAction, status_label
 from bot.errors import UserFacingError
 from bot.exts.clips._options import (
     STATUS_CHOICES,
-    STATUS_WORDS,
     TOOL_CHOICES,
     USE_FILTER_CHOICES,
     ClipOption,
@@ -39,8 +36,8 @@ from bot.exts.clips._views import ApproveModal, ReasonModal, card_view, queue_vi
 from bot.guild_config import GuildConfig
 
 S = ClipStatus
+A = ReviewAction
 PAGE_SIZE = 10
-DOMAIN_ACTION = {"changes": "request_changes"}
 
 
 @app_commands.guild_only()
@@ -71,53 +68,39 @@ class ReviewCog(
         return member, config
 
     async def _actor(
-        self, interaction: discord.Interaction, action: str
+        self, interaction: discord.Interaction, action: ReviewAction
     ) -> tuple[discord.Member, GuildConfig]:
         """Mods reopen and publish, the streamer vetoes, reviewers (mods, streamer) decide."""
-        if action in ("reopen", "publish"):
-            what = "reopen clips" if action == "reopen" else "mark clips published"
+        if action in (A.REOPEN, A.PUBLISH):
+            what = "reopen clips" if action == A.REOPEN else "mark clips published"
             return await self._mod(interaction, what)
         member, config = await self._reviewer(interaction)
-        if action == "veto" and not is_streamer(member, config):
+        if action == A.VETO and not is_streamer(member, config):
             raise UserFacingError("Only the streamer can veto a clip. Nothing was changed.")
         return member, config
 
-    async def _already_decided(self, clip: Clip) -> AlreadyDecided:
-        entry = await self.services.clips.last_entry_to(clip.id, clip.status)
-        return AlreadyDecided(
-            clip.id,
-            clip.status,
-            entry.actor_id if entry else None,
-            entry.action if entry else None,
-            entry.at if entry else None,
-            now=time.time(),
-        )
-
     # -- the card ---------------------------------------------------------------------------
     async def card_button(
-        self, interaction: discord.Interaction, action: str, clip_id: int
+        self, interaction: discord.Interaction, action: ReviewAction, clip_id: int
     ) -> None:
         """A button on a card: check who and whether it still applies, then ask for details."""
         member, _config = await self._actor(interaction, action)
         clip = await self.services.clips.get(clip_id, interaction.guild_id)
-        if action == "publish":
-            await self.decide(interaction, "publish", clip_id)
-            return
-        if action in ("approve", "reject", "changes", "hold") and clip.status not in OPEN_STATUSES:
-            raise await self._already_decided(clip)
-        if action == "veto" and clip.status not in VETOABLE:
-            raise await self._already_decided(clip)
-        if action == "approve":
+        if refused := await self.services.clips.refusal(clip, action):
+            raise refused  # the queue's own answer, before a form is filled in for nothing
+        if action == A.APPROVE:
             if member.id == clip.submitter_id:
                 raise SelfApproval(clip.id)
             await interaction.response.send_modal(ApproveModal(clip.id))
-        else:
+        elif action in REASON_REQUIRED:
             await interaction.response.send_modal(ReasonModal(action, clip.id))
+        else:
+            await self.decide(interaction, action, clip_id)
 
     async def decide(
         self,
         interaction: discord.Interaction,
-        action: str,
+        action: ReviewAction,
         clip_id: int,
         *,
         reason: str = "",
@@ -128,41 +111,24 @@ class ReviewCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         queue, guild_id, policy = self.services.clips, interaction.guild_id, policy_for(config)
         outcome: DecisionOutcome | None = None
-        if action == "reopen":
+        if action == A.REOPEN:
             clip = await queue.reopen(clip_id, guild_id, member.id, reason)
-        elif action == "publish":
+        elif action == A.PUBLISH:
             clip = await queue.mark_published(clip_id, guild_id, member.id)
         else:
-            if action == "approve":
-                outcome = await queue.approve(
-                    clip_id, guild_id, member.id, policy=policy, checklist=checklist, note=reason
-                )
-            elif action in ("reject", "veto"):  # the streamer's reject is a veto if allowed
-                outcome = await queue.reject(
-                    clip_id,
-                    guild_id,
-                    member.id,
-                    reason,
-                    policy=policy,
-                    is_streamer=is_streamer(member, config),
-                    checklist=checklist,
-                )
-            elif action == "changes":
-                outcome = await queue.request_changes(
-                    clip_id, guild_id, member.id, reason, policy=policy, checklist=checklist
-                )
-            else:
-                outcome = await queue.hold(
-                    clip_id, guild_id, member.id, reason, policy=policy, checklist=checklist
-                )
+            outcome = await queue.decide(
+                action,
+                clip_id,
+                guild_id,
+                member.id,
+                reason,
+                policy=policy,
+                checklist=checklist,
+                is_streamer=is_streamer(member, config),
+            )
             clip = outcome.clip
         lines = await self.room.after_change(
-            interaction.guild,
-            clip,
-            DOMAIN_ACTION.get(action, action),
-            member.id,
-            reason,
-            outcome,
+            interaction.guild, clip, action, member.id, reason, outcome
         )
         await interaction.followup.send("\n".join(lines), ephemeral=True)
 
@@ -202,7 +168,7 @@ class ReviewCog(
             guild_id, status=status, tool=tool, use=use, limit=PAGE_SIZE + 1, offset=offset
         )
         has_more = len(clips) > PAGE_SIZE
-        shown = [STATUS_WORDS[S(status)] if status else "waiting for mods"]
+        shown = [status_label(status) if status else "waiting for mods"]
         if tool:
             shown.append(tool)
         if use:
@@ -235,11 +201,11 @@ class ReviewCog(
         clip: ClipOption,
         reason: app_commands.Range[str, 1, 1000],
     ) -> None:
-        await self.decide(interaction, "reopen", clip, reason=reason)
+        await self.decide(interaction, A.REOPEN, clip, reason=reason)
 
     @app_commands.command(name="publish", description="Mark an approved clip as used on stream")
     async def publish(self, interaction: discord.Interaction, clip: ClipOption) -> None:
-        await self.decide(interaction, "publish", clip)
+        await self.decide(interaction, A.PUBLISH, clip)
 
     @app_commands.command(name="history", description="Everything that happened to a clip")
     async def history(self, interaction: discord.Interaction, clip: ClipOption) -> None:

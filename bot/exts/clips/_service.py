@@ -17,6 +17,7 @@ from bot.clips import (
     Clip,
     ClipStatus,
     DecisionOutcome,
+    ReviewAction,
     ReviewPolicy,
     recipe_document_text,
 )
@@ -31,6 +32,7 @@ from ingest.documents import Document
 log = logging.getLogger(__name__)
 
 S = ClipStatus
+A = ReviewAction
 RECIPE_SOURCE = "clip-recipes"
 THREAD_ARCHIVE_MINUTES = 10080  # a week: reviews can take a while
 
@@ -114,26 +116,26 @@ def policy_for(config: GuildConfig) -> ReviewPolicy:
 # --- what the submitter is told --------------------------------------------------------------
 
 _TOLD = {
-    "approve": "🎉 Your clip #{id} “{title}” was approved in **{guild}**.",
-    "reject": "Your clip #{id} “{title}” was rejected in **{guild}** by {actor}.",
-    "veto": "Your clip #{id} “{title}” was vetoed by the streamer in **{guild}**.",
-    "request_changes": "The mods in **{guild}** asked for changes to your clip #{id} “{title}”.",
-    "hold": "Your clip #{id} “{title}” was put on hold in **{guild}** by {actor}.",
-    "reopen": "Your clip #{id} “{title}” was reopened for review in **{guild}** by {actor}.",
-    "publish": "📺 Your clip #{id} “{title}” was marked as used on stream in **{guild}**.",
+    A.APPROVE: "🎉 Your clip #{id} “{title}” was approved in **{guild}**.",
+    A.REJECT: "Your clip #{id} “{title}” was rejected in **{guild}** by {actor}.",
+    A.VETO: "Your clip #{id} “{title}” was vetoed by the streamer in **{guild}**.",
+    A.REQUEST_CHANGES: "The mods in **{guild}** asked for changes to your clip #{id} “{title}”.",
+    A.HOLD: "Your clip #{id} “{title}” was put on hold in **{guild}** by {actor}.",
+    A.REOPEN: "Your clip #{id} “{title}” was reopened for review in **{guild}** by {actor}.",
+    A.PUBLISH: "📺 Your clip #{id} “{title}” was marked as used on stream in **{guild}**.",
 }
 _NEXT_STEP = {
-    "reject": "You can send a new version with `/clip resubmit clip:{id}`.",
-    "request_changes": "Send the new version with `/clip resubmit clip:{id}`.",
+    A.REJECT: "You can send a new version with `/clip resubmit clip:{id}`.",
+    A.REQUEST_CHANGES: "Send the new version with `/clip resubmit clip:{id}`.",
 }
 _DONE = {
-    "approve": "Approved clip #{id}.",
-    "reject": "Rejected clip #{id}.",
-    "veto": "Vetoed clip #{id}.",
-    "request_changes": "Sent clip #{id} back for changes.",
-    "hold": "Put clip #{id} on hold.",
-    "reopen": "Reopened clip #{id} for review.",
-    "publish": "Marked clip #{id} published.",
+    A.APPROVE: "Approved clip #{id}.",
+    A.REJECT: "Rejected clip #{id}.",
+    A.VETO: "Vetoed clip #{id}.",
+    A.REQUEST_CHANGES: "Sent clip #{id} back for changes.",
+    A.HOLD: "Put clip #{id} on hold.",
+    A.REOPEN: "Reopened clip #{id} for review.",
+    A.PUBLISH: "Marked clip #{id} published.",
 }
 
 
@@ -354,17 +356,17 @@ class GreenRoom:
         self,
         guild: discord.Guild,
         clip: Clip,
-        action: str,
+        action: ReviewAction,
         actor_id: int,
         reason: str = "",
         outcome: DecisionOutcome | None = None,
     ) -> list[str]:
         """Card, submitter, showcase and recipe after a review act; lines for the reviewer."""
         if outcome is not None:
-            action = outcome.action  # a streamer's reject may have been recorded as a veto
+            action = ReviewAction(outcome.action)  # a streamer's reject may be recorded as a veto
         config = await self.config(guild.id)
         await self.refresh_card(guild, clip.id)
-        partial = action == "approve" and clip.status != S.APPROVED
+        partial = action == A.APPROVE and clip.status != S.APPROVED
         if partial:
             assert outcome is not None
             missing = outcome.approvals_missing
@@ -380,14 +382,14 @@ class GreenRoom:
             actor=f"<@{actor_id}>",
         )
         if reason.strip():
-            told += f"\n{'Note' if action == 'approve' else 'Reason'}: {cut(reason.strip(), 1000)}"
+            told += f"\n{'Note' if action == A.APPROVE else 'Reason'}: {cut(reason.strip(), 1000)}"
         if step := _NEXT_STEP.get(action):
             told += "\n" + step.format(id=clip.id)
         if actor_id != clip.submitter_id:  # a mod deciding on their own clip knows already
             lines.append(await self.notify_submitter(clip, told))
-        if action == "approve":
+        if action == A.APPROVE:
             lines.append(await self.showcase(guild, clip, config))
             lines.append(await self.publish_recipe(clip))
-        elif action in ("reopen", "veto"):
+        elif action in (A.REOPEN, A.VETO):
             await self.withdraw_recipe(clip)  # no longer approved: fans shouldn't hear of it
         return [line for line in lines if line]

@@ -1,8 +1,10 @@
 """The review card's buttons and the modals they open; the queue's page buttons.
 
 Buttons are persistent `DynamicItem`s whose custom_id carries the state (`review:approve:42`),
-so a card posted before a restart still works. Modals live only as long as the process, and
-each opening has its own custom_id (see bot/modals.py).
+so a card posted before a restart still works: the word in it is the table's `button_id`
+(bot/clips/states.py), which never changes. Which buttons a card shows, their labels and the
+forms they open come from that table too. Modals live only as long as the process, and each
+opening has its own custom_id (see bot/modals.py).
 """
 
 from __future__ import annotations
@@ -11,45 +13,27 @@ import re
 
 import discord
 
-from bot.clips import Checklist, Clip, ClipStatus
+from bot.clips import Checklist, Clip
 from bot.clips.models import CHECKLIST_LABELS
-from bot.clips.states import OPEN_STATUSES
+from bot.clips.states import (
+    ACTIONS,
+    BUTTON_ACTIONS,
+    ReviewAction,
+    button_word,
+    offered_actions,
+)
 from bot.errors import report_interaction_error
 from bot.guild_config import GuildConfig
 from bot.modals import opening_id
 
-S = ClipStatus
-BUTTONS: dict[str, tuple[str, discord.ButtonStyle]] = {
-    "approve": ("Approve", discord.ButtonStyle.success),
-    "reject": ("Reject", discord.ButtonStyle.danger),
-    "changes": ("Request changes", discord.ButtonStyle.primary),
-    "hold": ("Hold", discord.ButtonStyle.secondary),
-    "publish": ("Mark published", discord.ButtonStyle.primary),
-    "reopen": ("Reopen", discord.ButtonStyle.secondary),
-    "veto": ("Veto", discord.ButtonStyle.danger),
-}
-REASON_TITLES = {
-    "reject": "Reject clip #{}",
-    "changes": "Request changes to clip #{}",
-    "hold": "Put clip #{} on hold",
-    "reopen": "Reopen clip #{}",
-    "veto": "Veto clip #{}",
-}
+A = ReviewAction
 REVIEW_COG = "ReviewCog"
 
 
-def card_actions(clip: Clip, config: GuildConfig) -> list[str]:
-    """The buttons that make sense in the clip's state."""
-    veto = ["veto"] if config.streamer_role and config.streamer_can_veto else []
-    if clip.status in OPEN_STATUSES:
-        return ["approve", "reject", "changes", "hold"]
-    if clip.status == S.APPROVED:
-        return ["publish", "reopen", *veto]
-    if clip.status == S.HELD:
-        return ["reopen", *veto]
-    if clip.status in (S.REJECTED, S.CHANGES_REQUESTED):
-        return ["reopen"]
-    return []  # published, superseded: nothing left to decide
+def card_actions(clip: Clip, config: GuildConfig) -> list[ReviewAction]:
+    """The buttons the table offers in the clip's state (none once nothing is left to do)."""
+    can_veto = bool(config.streamer_role) and config.streamer_can_veto
+    return offered_actions(clip.status, streamer_can_veto=can_veto)
 
 
 def card_view(clip: Clip, config: GuildConfig) -> discord.ui.View | None:
@@ -64,12 +48,16 @@ def card_view(clip: Clip, config: GuildConfig) -> discord.ui.View | None:
 
 class ReviewButton(
     discord.ui.DynamicItem[discord.ui.Button],
-    template=r"review:(?P<action>approve|reject|changes|hold|reopen|publish|veto):(?P<clip>[0-9]+)",
+    template=rf"review:(?P<action>{'|'.join(map(re.escape, BUTTON_ACTIONS))}):(?P<clip>[0-9]+)",
 ):
-    def __init__(self, action: str, clip_id: int) -> None:
-        label, style = BUTTONS[action]
+    def __init__(self, action: ReviewAction, clip_id: int) -> None:
+        info = ACTIONS[action]
         super().__init__(
-            discord.ui.Button(style=style, label=label, custom_id=f"review:{action}:{clip_id}")
+            discord.ui.Button(
+                style=getattr(discord.ButtonStyle, info.style),
+                label=info.button,
+                custom_id=f"review:{button_word(action)}:{clip_id}",
+            )
         )
         self.action = action
         self.clip_id = clip_id
@@ -78,7 +66,7 @@ class ReviewButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
     ) -> ReviewButton:
-        return cls(match["action"], int(match["clip"]))
+        return cls(BUTTON_ACTIONS[match["action"]], int(match["clip"]))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         try:
@@ -116,8 +104,8 @@ class ApproveModal(discord.ui.Modal):
 
     def __init__(self, clip_id: int) -> None:
         super().__init__(
-            title=f"Approve clip #{clip_id}",
-            custom_id=opening_id("review:modal:approve", clip_id),
+            title=ACTIONS[A.APPROVE].form.format(clip_id),
+            custom_id=opening_id("review:modal", A.APPROVE, clip_id),
             timeout=900,
         )
         self.clip_id = clip_id
@@ -139,7 +127,7 @@ class ApproveModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction) -> None:
         checklist = checklist_from(list(self.passed.values), list(self.failed.values))
         await interaction.client.get_cog(REVIEW_COG).decide(
-            interaction, "approve", self.clip_id, reason=self.note.value, checklist=checklist
+            interaction, A.APPROVE, self.clip_id, reason=self.note.value, checklist=checklist
         )
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
@@ -149,9 +137,9 @@ class ApproveModal(discord.ui.Modal):
 class ReasonModal(discord.ui.Modal):
     """Reject, request changes, hold, reopen and veto all need a reason the creator can act on."""
 
-    def __init__(self, action: str, clip_id: int) -> None:
+    def __init__(self, action: ReviewAction, clip_id: int) -> None:
         super().__init__(
-            title=REASON_TITLES[action].format(clip_id),
+            title=ACTIONS[action].form.format(clip_id),
             custom_id=opening_id("review:modal", action, clip_id),
             timeout=900,
         )
@@ -166,7 +154,7 @@ class ReasonModal(discord.ui.Modal):
         )
         self.add_item(discord.ui.Label(text="Reason", component=self.reason))
         self.failed: discord.ui.Select | None = None
-        if action in ("reject", "changes", "veto"):
+        if ACTIONS[action].failing_checks:
             self.failed = _checklist_select("failed", "Checklist items that fail (optional)")
             self.add_item(discord.ui.Label(text="Failing checks", component=self.failed))
 
