@@ -145,7 +145,7 @@ def cmd_ingest(args, settings: Settings) -> int:
 
 def render_answer(answer) -> str:
     """An answer as the fan would see it, as text: the tier decides the shape."""
-    from knowledge.answer import ANSWER, SUGGEST
+    from knowledge.answer import ANSWER, NOT_SURE_WRITTEN, SUGGEST
 
     def cite(c) -> str:
         where = c.url or c.path or ""
@@ -159,6 +159,8 @@ def render_answer(answer) -> str:
         for n in numbers:
             lines.append(f"[{n}] {cite(answer.citations[n - 1])}")
     elif answer.mode == SUGGEST:
+        if answer.written:  # hedged: the model's text over the passages it cites
+            lines[0] = f"{NOT_SURE_WRITTEN}\n{answer.text}"
         for n, c in enumerate(answer.suggestions, start=1):
             lines += ["", f"{n}. {cite(c)}", *(f"   {line}" for line in c.passage.splitlines())]
     learned = " (a confirmed answer)" if answer.learned else ""

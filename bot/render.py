@@ -6,7 +6,7 @@ import re
 
 import discord
 
-from knowledge.answer import ANSWER, SUGGEST, Answer, Citation
+from knowledge.answer import ANSWER, NOT_SURE_WRITTEN, SUGGEST, Answer, Citation
 
 MAX_SOURCES = 5
 ANSWER_COLOUR = discord.Colour.from_rgb(76, 175, 80)
@@ -53,6 +53,8 @@ def answer_embed(answer: Answer) -> discord.Embed:
     elif answer.mode == SUGGEST:
         embed.colour = SUGGEST_COLOUR
         embed.description = _clip(answer.text, 4000)
+        if answer.written:  # hedged: the model's text over the passages it cites
+            embed.description = _clip(f"{NOT_SURE_WRITTEN}\n\n{escape(answer.text)}", 4000)
         for n, s in enumerate(answer.suggestions, start=1):
             source = f"\n— {_cited(s, 200)}" if s.url else ""  # the name holds the label
             embed.add_field(
@@ -60,8 +62,9 @@ def answer_embed(answer: Answer) -> discord.Embed:
                 value=_clip(escape(s.passage), 1024 - len(source)) + source,
                 inline=False,
             )
+        written = "Written by a language model from the notes below. " if answer.written else ""
         embed.set_footer(
-            text="If one of these answers it, press its “answered it” button."
+            text=f"{written}If one of these answers it, press its “answered it” button."
             " Otherwise a mod can answer: use “Ask a mod” below."
         )
     else:

@@ -25,6 +25,7 @@ MODES = (ANSWER, SUGGEST, DECLINE)
 
 NOT_COVERED = "My notes don't cover that yet, so I'll leave it to a mod."
 NOT_SURE = "I'm not sure; these notes look closest:"
+NOT_SURE_WRITTEN = "I'm not sure; this is what the closest notes say:"  # over a written text
 MAX_PASSAGE_CHARS = 700
 MAX_SUGGESTION_CHARS = 600
 MAX_SUGGESTIONS = 3
@@ -119,11 +120,12 @@ class Answer:
 
     @property
     def shown(self) -> list[str]:
-        """The passage texts the fan sees, in order."""
+        """The passage texts the fan sees, in order (a written suggestion's text first)."""
         if self.mode == ANSWER:
             return [self.text]
         if self.mode == SUGGEST:
-            return [s.passage for s in self.suggestions]
+            written = [self.text] if self.written else []
+            return written + [s.passage for s in self.suggestions]
         return []
 
     def to_json(self) -> dict:

@@ -30,6 +30,8 @@ from ingest.documents import PUBLIC
 from knowledge.answer import (
     ANSWER,
     DECLINE,
+    MAX_SUGGESTION_CHARS,
+    MAX_SUGGESTIONS,
     NOT_COVERED,
     NOT_SURE,
     SUGGEST,
@@ -396,15 +398,27 @@ def _tier(extractive: Answer, mode: str, preferred: Sequence[Passage]) -> Answer
     return replace(extractive, text=NOT_SURE, mode=SUGGEST, suggestions=suggestions)
 
 
+def _renumbered(text: str, order: Sequence[int]) -> str:
+    """Citations [n] of prompt numbers rewritten as their places in `order`, counted from 1."""
+    place = {n: i for i, n in enumerate(order, start=1)}
+
+    def renumber(match: re.Match[str]) -> str:
+        return "[" + ", ".join(str(place.get(int(n), n)) for n in match[1].split(",")) + "]"
+
+    return _CITATION.sub(renumber, text)
+
+
 def decide(
     extractive: Answer, passages: Sequence[Passage], draft: Draft, model_name: str
 ) -> tuple[Answer, Outcome, str | None]:
-    """The model's verdict combined with our confidence (the extractive answer's tier).
+    """The model's verdict combined with our confidence: the tier never rises above ours.
 
-    - A checked, cited answer is shown when we would answer or suggest; when our confidence is
-      below the suggestion threshold it becomes suggestions, the model's picks first.
-    - "Not in the notes": a suggestion when we were sure enough to answer, else a decline.
-    - A failed check: a suggestion, or a decline when we would have declined.
+    - A checked, cited answer is the answer where we would answer. Where we would suggest, it
+      is shown hedged, above the passages it cites (their numbers rewritten to match), which
+      lead the suggestions: the model reranks them, it does not make them an answer.
+    - "Not in the notes": a suggestion where we would have answered, else a decline.
+    - A failed check: a suggestion (never an uncited answer), or a decline.
+    (Below the suggestion threshold the model is not asked: see WrittenAnswerer.write.)
     """
     ours = extractive.mode
     if draft.not_in_notes:
@@ -416,12 +430,20 @@ def decide(
     if check.problems:
         mode = DECLINE if ours == DECLINE else SUGGEST
         return _tier(extractive, mode, preferred), REJECTED, "; ".join(check.problems)
-    if ours == DECLINE:
-        reason = "our confidence is too low to show a written answer"
-        return _tier(extractive, SUGGEST, preferred), WRITTEN, reason
     valid_picks = [n for n in draft.picks or () if n in check.cited]
     cited = tuple(dict.fromkeys([*valid_picks, *check.cited]))
     question = extractive.question
+    if ours != ANSWER:
+        shown = preferred[: max(MAX_SUGGESTIONS, len(cited))]
+        hedged = replace(
+            extractive,
+            text=_renumbered(check.text, [p.number for p in shown]),
+            mode=SUGGEST,
+            suggestions=[citation_for(question, p.hit, MAX_SUGGESTION_CHARS) for p in shown],
+            written_by=model_name,
+            cited=tuple(range(1, len(cited) + 1)),
+        )
+        return hedged, WRITTEN, "shown as a suggestion: our confidence is below an answer's"
     written = Answer(
         question,
         check.text,
@@ -503,6 +525,8 @@ class WrittenAnswerer:
         started = time.perf_counter()
         if extractive.learned:
             return Written(extractive, SKIPPED, "a confirmed answer is shown as it is")
+        if extractive.mode == DECLINE:  # nothing the model says could lift a decline
+            return Written(extractive, SKIPPED, "our confidence is below a suggestion's")
         passages = select_passages(extractive.hits)
         if not passages:
             return Written(extractive, SKIPPED, "no public passage to write from")

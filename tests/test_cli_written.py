@@ -141,10 +141,12 @@ def test_eval_llm_reports_the_same_fan_facing_keys(cli_main, examples_library, l
     assert len(rows) == 55
     for row in rows:
         assert {"mode", "shown", "written", "llm_outcome", "cited_right"} <= set(row)
-        if row["written"]:
-            assert row["mode"] == "answer" and len(row["shown"]) == 1
+        if row["written"]:  # an answer, or hedged over the suggestions where we would suggest
+            assert row["mode"] in ("answer", "suggest")
+            assert len(row["shown"]) == 1 if row["mode"] == "answer" else len(row["shown"]) > 1
     llm_part = result["llm"]
-    assert llm_part["calls"] == len(llm.requests) == 55
+    skipped = llm_part["outcomes"].get("skipped", 0)  # declined by our confidence: not sent
+    assert 0 < skipped < 55 and llm_part["calls"] == len(llm.requests) == 55 - skipped
     assert llm_part["written_answers"] == sum(r["written"] for r in rows) > 0
     assert sum(llm_part["outcomes"].values()) == 55
     assert llm_part["prompt_tokens"] > 0 and llm_part["seconds_p95"] >= llm_part["seconds_mean"] > 0

@@ -18,8 +18,9 @@ from bot.render import ANSWER_COLOUR, SUGGEST_COLOUR
 from bot.services import Services
 from bot.settings import Settings
 from ingest.loaders import FolderSource
+from knowledge.answer import ConfidenceModel
 from knowledge.base import Library
-from tests.bot.answer_fixtures import ALWAYS_ANSWER
+from tests.bot.answer_fixtures import ALWAYS_ANSWER, ALWAYS_SUGGEST
 from tests.bot.conftest import ANSWERABLE, greenroom
 from tests.llm_double import LLMDouble, Reply, prompt_passages
 
@@ -68,6 +69,7 @@ async def written_services(
     llm: LLMDouble | None,
     *,
     timeout: float = 5.0,
+    confidence: ConfidenceModel = ALWAYS_ANSWER,
     **config,
 ) -> AsyncIterator[Services]:
     """Services whose settings name the double as the model (none when `llm` is None), with
@@ -79,7 +81,7 @@ async def written_services(
         else {}
     )
     settings = Settings(data_dir=data_dir, discord_token=None, llm_timeout_seconds=timeout, **model)
-    library = Library(settings.data_dir, embedder, confidence=ALWAYS_ANSWER)
+    library = Library(settings.data_dir, embedder, confidence=confidence)
     services = await Services.open(settings, library)
     try:
         services.kb(world.guild.id).sync([FolderSource(notes_dir)])
@@ -246,6 +248,28 @@ async def test_a_made_up_citation_becomes_suggestions(world, tmp_path, embedder,
     assert "[7]" not in card.text
     assert card.custom_ids[-1] == "answer:mod:1" and card.custom_ids[0] == "answer:pick:1:1"
     assert logged.mode == "suggest" and (used.calls, used.rejected) == (1, 1)
+
+
+async def test_where_the_notes_would_suggest_the_written_text_is_hedged(
+    world, tmp_path, embedder, notes_dir, llm
+):
+    async with (
+        written_services(
+            tmp_path / "data", embedder, world, notes_dir, llm, confidence=ALWAYS_SUGGEST
+        ) as services,
+        greenroom(world, services),
+    ):
+        _, card = await ask_final(world, ANSWERABLE)
+        logged = await services.questions.get(1)
+    embed = card.embed
+    assert embed["color"] == SUGGEST_COLOUR.value
+    description = embed["description"]
+    assert description.startswith("I'm not sure; this is what the closest notes say:\n\n")
+    assert "made in Sora 2 with 14 generations [1]." in description  # renumbered: suggestion 1
+    assert embed["fields"][0]["name"] == "1. Neon city intro › Prompt"
+    assert embed["footer"]["text"].startswith("Written by a language model from the notes below")
+    assert card.custom_ids[:1] == ["answer:pick:1:1"] and card.custom_ids[-1] == "answer:mod:1"
+    assert logged.mode == "suggest" and logged.outcome == "abstained"
 
 
 async def test_a_note_asking_for_a_ping_pings_nobody(world, tmp_path, embedder, notes_dir, llm):

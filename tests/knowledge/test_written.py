@@ -121,7 +121,7 @@ GROUNDED = (
 
 async def test_a_grounded_answer_is_shown_with_its_citations(llm, writer):
     llm.script(Reply(GROUNDED, usage=(321, 45)))
-    result = await writer.write(extractive(ALWAYS_SUGGEST))
+    result = await writer.write(extractive())
     answer = result.answer
     assert (result.outcome, answer.mode, answer.written_by) == (WRITTEN, ANSWER, "double-model")
     assert answer.text == GROUNDED.split("\n", 1)[1]  # the PASSAGES line is ours, not the fan's
@@ -153,13 +153,31 @@ async def test_the_models_pick_orders_the_citations_and_the_confirmed_passage(ll
     assert answer.rests_on.heading == "Prompt"  # what a 👍 on it confirms
 
 
-async def test_at_low_confidence_the_models_pick_becomes_the_first_suggestion(llm, writer):
-    llm.script(Reply("PASSAGES: 3\nFollows get a short chime for 4 seconds [3]."))
-    result = await writer.write(extractive(ALWAYS_DECLINE))
+async def test_where_we_would_suggest_the_written_text_is_hedged_over_its_passages(llm, writer):
+    llm.script(
+        Reply(
+            "PASSAGES: 3, 1\nFollows get a short chime for 4 seconds [3]. The raid alert is a"
+            " Runway clip of a moth swarm [1]."
+        )
+    )
+    result = await writer.write(extractive(ALWAYS_SUGGEST))
     answer = result.answer
-    assert (result.outcome, answer.mode, answer.text) == (WRITTEN, SUGGEST, NOT_SURE)
+    assert (result.outcome, answer.mode, answer.written_by) == (WRITTEN, SUGGEST, "double-model")
+    # The model reranks the suggestions (its picks first); the tier stays ours.
     assert [s.heading for s in answer.suggestions] == ["Follow alert", "Raid alert", "Prompt"]
-    assert not answer.written  # nothing the model wrote is shown
+    # Its citations are renumbered to the suggestions they point at.
+    assert answer.text == (
+        "Follows get a short chime for 4 seconds [1]. The raid alert is a Runway clip of a moth"
+        " swarm [2]."
+    )
+    assert answer.shown == [answer.text, *(s.passage for s in answer.suggestions)]
+    assert answer.abstained and answer.rests_on is None  # not presented as the answer
+
+
+async def test_below_the_suggestion_threshold_the_model_is_not_asked(llm, writer):
+    result = await writer.write(extractive(ALWAYS_DECLINE))
+    assert (result.outcome, result.answer.mode, result.called) == (SKIPPED, DECLINE, False)
+    assert llm.requests == []
 
 
 async def test_streaming_shows_only_checked_sentences_and_never_the_passages_line(llm, writer):
@@ -205,7 +223,7 @@ async def test_a_made_up_citation_turns_the_answer_into_suggestions(llm, writer)
 
 @pytest.mark.parametrize(
     ("ours", "shown"),
-    [(ALWAYS_ANSWER, SUGGEST), (ALWAYS_SUGGEST, SUGGEST), (ALWAYS_DECLINE, DECLINE)],
+    [(ALWAYS_ANSWER, SUGGEST), (ALWAYS_SUGGEST, SUGGEST)],
 )
 async def test_an_uncited_answer_is_never_shown(llm, writer, ours, shown):
     llm.script(Reply("The raid alert is a Runway clip of a moth swarm."))
@@ -229,7 +247,7 @@ async def test_a_sentence_its_passage_does_not_support_is_rejected(llm, writer):
 
 @pytest.mark.parametrize(
     ("ours", "shown"),
-    [(ALWAYS_ANSWER, SUGGEST), (ALWAYS_SUGGEST, DECLINE), (ALWAYS_DECLINE, DECLINE)],
+    [(ALWAYS_ANSWER, SUGGEST), (ALWAYS_SUGGEST, DECLINE)],
 )
 async def test_the_not_in_the_notes_marker(llm, writer, ours, shown):
     llm.script(Reply("NOT_IN_NOTES"))
