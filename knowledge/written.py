@@ -547,8 +547,10 @@ class WrittenAnswerer:
             return Written(extractive, FAILED, failure.reason, usage, seconds, called=True)
         answer, outcome, reason = decide(extractive, passages, draft, self.model)
         seconds = time.perf_counter() - started
-        if outcome != WRITTEN or answer.mode != ANSWER:
-            log.info("written answer shown as %s (%s): %s", answer.mode, outcome, reason)
+        if outcome != WRITTEN:
+            log.info(
+                "written answer not shown (%s: %s); the fan sees a %s", outcome, reason, answer.mode
+            )
         return Written(answer, outcome, reason, usage, seconds, called=True)
 
     async def _complete(
