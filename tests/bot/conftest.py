@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -60,6 +61,12 @@ The unreleased trailer for Kestrel Audio uses the codename MARIGOLD-7.
 
 ANSWERABLE = "how did you make the neon intro?"
 UNCOVERED = "what is your favourite pizza topping?"
+# These tests are about what the bot does with each tier, not about where the fitted
+# thresholds fall on three tiny notes (tests/knowledge/test_answers.py checks the shipped model
+# on the sample vault). So the shipped weights, with thresholds that answer what these tests
+# treat as covered (ANSWERABLE scores ~0.49 here) and decline what they treat as not covered
+# (UNCOVERED ~0.07).
+BOT_TEST_TIERS = dataclasses.replace(ConfidenceModel(), answer_at=0.35, suggest_at=0.2)
 
 
 @dataclass
@@ -114,7 +121,9 @@ def world(discord_double: DiscordDouble) -> World:  # noqa: F811 - the double's 
 async def services(
     tmp_path: Path, embedder, world: World, notes_dir: Path
 ) -> AsyncIterator[Services]:
-    async with open_services(tmp_path / "data", embedder, world, notes_dir) as services:
+    async with open_services(
+        tmp_path / "data", embedder, world, notes_dir, confidence=BOT_TEST_TIERS
+    ) as services:
         yield services
 
 

@@ -144,7 +144,7 @@ async def test_auto_answer_threads_confident_answers_and_stays_silent_otherwise(
         world.guild.id,
         ask_channels=(world.ask.id,),
         auto_answer=True,
-        auto_answer_min_confidence=0.5,
+        auto_answer_min_confidence=0.4,
     )
     async with greenroom(world, services) as bot:
         await world.double.send_message(
@@ -213,7 +213,7 @@ def _bot_messages_after(world, channel, mark: int) -> list:
 async def test_auto_answer_in_a_forum_post_answers_inside_the_post(world, services):
     forum = world.guild.add_forum_channel("questions")
     await services.guild_configs.update(
-        world.guild.id, ask_channels=(forum.id,), auto_answer=True, auto_answer_min_confidence=0.5
+        world.guild.id, ask_channels=(forum.id,), auto_answer=True, auto_answer_min_confidence=0.4
     )
     async with greenroom(world, services):
         post = world.guild.add_thread(forum, "neon intro?", owner=world.fan)
