@@ -27,6 +27,7 @@ _common.configure_environment()
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -188,6 +189,7 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=30)
         disk.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":
