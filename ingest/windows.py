@@ -36,7 +36,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def sentence_windows(text: str, size: int = 3, stride: int = 2) -> list[Window]:
+def sentence_windows(text: str, size: int = 3, stride: int = 3) -> list[Window]:
     """Windows of `size` consecutive sentences, `stride` apart, covering the whole text.
 
     A text of `size` sentences or fewer has no windows: the chunk itself is its one passage.

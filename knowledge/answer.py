@@ -41,14 +41,14 @@ class ConfidenceModel:
     The shipped numbers come from `bench/tune_ranking.py` on all of
     eval/corpus_questions.jsonl, the weights on hits of a reranker cross-fitted without each
     question and the thresholds for <= 7% wrong answers; its 5-fold held-out figures are the
-    ones reported (7.7% of answerable questions answered wrongly, 2.1% of unanswerable ones
+    ones reported (8.2% of answerable questions answered wrongly, 2.1% of unanswerable ones
     answered). eval/examples_questions.jsonl was never fitted on.
     """
 
-    weights: tuple[float, ...] = (4.6997, 1.7963, -2.1936, 1.9704, 1.4635, -1.7112, -0.2367)
-    bias: float = -4.6943
-    answer_at: float = 0.5635  # confidence at or above: answer
-    suggest_at: float = 0.1609  # at or above (and below answer_at): suggest; below: decline
+    weights: tuple[float, ...] = (5.4836, 2.1222, -3.8447, 2.219, 1.533, -1.5001, -0.2152)
+    bias: float = -4.8118
+    answer_at: float = 0.547  # confidence at or above: answer
+    suggest_at: float = 0.1633  # at or above (and below answer_at): suggest; below: decline
 
     def score(self, features: dict[str, float]) -> float:
         z = self.bias + sum(

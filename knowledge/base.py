@@ -294,6 +294,7 @@ class KnowledgeBase:
                 report,
                 window_sentences=self.chunker.window_sentences,
                 window_stride=self.chunker.window_stride,
+                window_prefix=self.chunker.window_prefix,
             )
             if progress:
                 progress(done, len(docs))

@@ -31,7 +31,7 @@ class RankSettings:
 
 
 # Fitted by bench/tune_ranking.py on all of eval/corpus_questions.jsonl (230 questions); its
-# 5-fold held-out figures are the ones reported: MRR@10 0.610, Recall@5 0.797 (0.523 / 0.709
+# 5-fold held-out figures are the ones reported: MRR@10 0.621, Recall@5 0.802 (0.527 / 0.709
 # with the fusion before it). eval/examples_questions.jsonl was never fitted on.
 DEFAULT_RANKING = RankSettings(
     candidates=100,
@@ -39,21 +39,21 @@ DEFAULT_RANKING = RankSettings(
     rescore=30,
     rerank=RerankModel(
         weights=(
-            3.0888,
-            9.228,
-            -3.0756,
-            0.9598,
-            1.2115,
-            2.1758,
-            0.5955,
-            0.9711,
-            -0.225,
-            -0.7428,
-            1.331,
-            0.4779,
-            0.3312,
+            2.8051,
+            9.4434,
+            -2.9654,
+            0.8065,
+            1.1821,
+            2.109,
+            0.6028,
+            1.0185,
+            -0.2485,
+            -0.6179,
+            1.5997,
+            0.6789,
+            0.3505,
         ),
-        bias=-4.7855,
+        bias=-4.7761,
     ),
 )
 

@@ -150,6 +150,7 @@ def _index_batch(
         report,
         window_sentences=settings.window_sentences,
         window_stride=settings.window_stride,
+        window_prefix=settings.window_prefix,
     )
     with catalog.transaction() as conn:
         for doc, chunks in batch:
@@ -165,7 +166,8 @@ def embed_chunks(
     report: SyncReport,
     *,
     window_sentences: int = 3,
-    window_stride: int = 2,
+    window_stride: int = 3,
+    window_prefix: bool = True,
 ) -> dict[str, list[Passage]]:
     """Store the chunks' vectors in the collection and return every chunk's passages.
 
@@ -190,7 +192,7 @@ def embed_chunks(
             from_store.append(c.chunk_id)
         windows = sentence_windows(c.text, window_sentences, window_stride)
         for n, w in enumerate(windows, start=1):
-            texts.append(window_embed_text(c.prefix, w.text_in(c.text)))
+            texts.append(window_embed_text(c.prefix if window_prefix else "", w.text_in(c.text)))
             jobs.append((c, n, w.start, w.end))
     vectors = embedder.encode(texts)
     passages: dict[str, list[Passage]] = {cid: list(ps) for cid, ps in stored.items()}

@@ -21,10 +21,16 @@ def test_a_short_chunk_has_no_windows() -> None:
     assert sentence_windows("One. Two. Three. Four.", size=0) == []
 
 
-def test_windows_of_three_sentences_stride_two() -> None:
-    text = "S1. S2 is here. S3 too. S4 now. S5 end. S6 more."
-    windows = [w.text_in(text) for w in sentence_windows(text)]
-    assert windows == ["S1. S2 is here. S3 too.", "S3 too. S4 now. S5 end.", "S5 end. S6 more."]
+def test_windows_of_three_sentences() -> None:
+    text = "S1. S2 is here. S3 too. S4 now. S5 end. S6 more. S7 last."
+    windows = [w.text_in(text) for w in sentence_windows(text)]  # side by side, the default
+    assert windows == ["S1. S2 is here. S3 too.", "S4 now. S5 end. S6 more.", "S7 last."]
+    windows = [w.text_in(text) for w in sentence_windows(text, 3, 2)]
+    assert windows == [
+        "S1. S2 is here. S3 too.",
+        "S3 too. S4 now. S5 end.",
+        "S5 end. S6 more. S7 last.",
+    ]
     assert window_embed_text("Title › Heading", windows[0]) == "Title › Heading\n" + windows[0]
     assert window_embed_text("", windows[0]) == windows[0]
 
