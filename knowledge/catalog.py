@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS documents (
     updated_at REAL NOT NULL DEFAULT ((julianday('now') - 2440587.5) * 86400.0)
 );
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE INDEX IF NOT EXISTS documents_visibility ON documents(visibility);
 CREATE TABLE IF NOT EXISTS chunks (
     rowid INTEGER PRIMARY KEY,
     chunk_id TEXT NOT NULL UNIQUE,
@@ -344,6 +345,27 @@ class Catalog:
                     )
         return found
 
+    def passage_matrix(
+        self, chunk_ids: Sequence[str]
+    ) -> tuple[list[tuple[str, int, int, int]], np.ndarray]:
+        """The passages of these chunks as rows (chunk id, idx, start, end) and one float32
+        matrix of their vectors, in the same order: a question scores them in one product."""
+        if not chunk_ids:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        marks = ",".join("?" * len(chunk_ids))
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT chunk_id, idx, start, end, vector FROM passages"
+                f" WHERE chunk_id IN ({marks}) ORDER BY chunk_id, idx",
+                list(chunk_ids),
+            ).fetchall()
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.float16)
+        return [(r[0], r[1], r[2], r[3]) for r in rows], vectors.reshape(len(rows), -1).astype(
+            np.float32
+        )
+
     # -- reading ------------------------------------------------------------------------
     def get_chunks(self, chunk_ids: Sequence[str]) -> dict[str, StoredChunk]:
         if not chunk_ids:
@@ -376,6 +398,13 @@ class Catalog:
                 (match, limit),
             ).fetchall()
         return [(r[0], -float(r[1])) for r in rows]
+
+    def has_visibility_other_than(self, visibility: str) -> bool:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM documents WHERE visibility != ? LIMIT 1", (visibility,)
+            ).fetchone()
+        return row is not None
 
     def stats(self) -> dict[str, int]:
         with self._lock:

@@ -96,6 +96,8 @@ class LearnedAnswers:
 
     def match(self, vector: np.ndarray) -> LearnedMatch | None:
         """The active entry closest to this question, if it is close enough."""
+        if not self.catalog.read("SELECT 1 FROM learned LIMIT 1"):
+            return None  # nothing learned yet: skip the join (most questions, most servers)
         best: LearnedMatch | None = None
         vector = np.asarray(vector, dtype=np.float32)
         for entry, stored in self._entries_with_vectors(active_only=True):

@@ -111,7 +111,7 @@ def candidate_features(
                 math.log1p(len(siblings)),
                 max((best[j] for j in siblings), default=0.0),
                 1.0 / (1 + passage_rank[i]),
-                len(q & stem_set(chunk.text[p.span[0] : p.span[1]])) / len(q)
+                len(q & _chunk_stems(chunk.text[p.span[0] : p.span[1]])) / len(q)
                 if q and p is not None
                 else 0.0,
                 1.0 if chunk.index == 0 else 0.0,
