@@ -264,3 +264,34 @@ def test_stats(notes: Path, library: Library) -> None:
     assert stats["sources"] == 1
     assert stats["name"] == "fans"
     assert stats["collection"] == kb.collection_name
+
+
+def test_a_store_from_before_windows_answers_then_gains_them(notes: Path, library: Library) -> None:
+    """A knowledge base built without sentence windows (an older Greenroom) keeps answering
+    when opened by this one, and its next sync stores every chunk's windows."""
+    long_notes = {
+        rel: text + "\n" + " ".join(f"Sentence {n} about {rel[:-3]}." for n in range(9))
+        for rel, text in NOTES.items()
+    }
+    write_notes(notes, long_notes)
+    before = ChunkerSettings(max_tokens=library.embedder.max_seq_length, window_sentences=0)
+    old = Library(library.data_dir, library.embedder, chunker=before)
+    try:
+        old.open("fans").sync([FolderSource(notes, name="notes")])
+        kb_old = old.open("fans")
+        ids = sorted(kb_old.catalog.chunk_ids())
+        # Without windows each chunk has only its whole-chunk passage.
+        assert {len(p) for p in kb_old.catalog.passages(ids).values()} == {1}
+    finally:
+        old.close()
+
+    kb = library.open("fans")
+    assert kb.ask("zanzibarquux plushie").citations[0].path == "cat.md"
+    kb.sync([FolderSource(notes, name="notes")])
+    assert_in_step(kb)
+    ids = sorted(kb.catalog.chunk_ids())
+    stored = kb.catalog.passages(ids)
+    assert stored.keys() == set(ids)
+    assert max(len(p) for p in stored.values()) > 1  # the long chunks now have windows
+    hit = kb.search("zanzibarquux plushie")[0]
+    assert hit.chunk.path == "cat.md" and hit.span is not None
