@@ -120,6 +120,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--guild", type=int, help="one server only (default: every server)")
 
+    p = sub.add_parser(
+        "backup", help="copy the data directory into a folder, safely while the bot runs"
+    )
+    p.add_argument("dest", type=Path, metavar="DIR", help="a new or empty folder")
+    p = sub.add_parser("restore", help="make the data directory what a backup folder holds")
+    p.add_argument("source", type=Path, metavar="DIR", help="a folder `greenroom backup` wrote")
+    p.add_argument(
+        "--force", action="store_true", help="replace a data directory that is not empty"
+    )
+
     p = sub.add_parser("eval", help="retrieval and abstention figures for a question set")
     p.add_argument("questions", type=Path)
     p.add_argument("--kb", default="default")

@@ -28,6 +28,8 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "sources": cmd_sources,
         "clips": cmd_clips,
         "twitch": cmd_twitch,
+        "backup": cmd_backup,
+        "restore": cmd_restore,
     }[args.command]
     return handler(args, settings)
 
@@ -505,4 +507,67 @@ def cmd_clips(args, settings: Settings) -> int:
     if manifest.missing_files:
         missing = ", ".join(f"#{clip_id}" for clip_id in manifest.missing_files)
         print(f"files missing from the clip store (listed without a file): {missing}")
+    return 0
+
+
+def _server_url(settings: Settings) -> str | None:
+    return (
+        settings.chroma_url.strip() if settings.chroma_url and settings.chroma_url.strip() else None
+    )
+
+
+def cmd_backup(args, settings: Settings) -> int:
+    """`greenroom backup DIR`: the data directory, consistent while the bot runs."""
+    from knowledge.backup import BackupError, backup
+    from knowledge.vectors import server_database
+
+    url = _server_url(settings)
+    database = server_database(settings.data_dir) if url and settings.data_dir.is_dir() else None
+    try:
+        result = backup(settings.data_dir, args.dest, chroma_url=url, server_database=database)
+    except BackupError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"could not back up into {args.dest}: {exc}") from None
+    print(
+        f"backed up {settings.data_dir} to {result.dest}: {result.files} files,"
+        f" {result.bytes / 1e6:.1f} MB, in {result.seconds:.1f} s"
+    )
+    if result.vectors == "server":
+        print(
+            f"The vectors live on the Chroma server {url} (database {database}) and are not in"
+            " this backup: back the server up on its own (its --path folder)."
+        )
+    return 0
+
+
+def cmd_restore(args, settings: Settings) -> int:
+    """`greenroom restore DIR`: the data directory becomes what the backup holds."""
+    from knowledge.backup import BackupError, restore
+
+    try:
+        result = restore(args.source, settings.data_dir, force=args.force)
+    except BackupError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(f"could not restore into {settings.data_dir}: {exc}") from None
+    manifest = result.manifest
+    removed = f"; {result.removed} files it did not hold removed" if result.removed else ""
+    print(
+        f"restored {result.files} files ({result.bytes / 1e6:.1f} MB) of the backup made"
+        f" {manifest['created']} into {result.data_dir}{removed}"
+    )
+    vectors = manifest["vectors"]
+    if vectors["where"] == "server":
+        print(
+            f"The vectors of this backup live on the Chroma server {vectors.get('url')}"
+            f" (database {vectors.get('database')}) and were not in it; restore did not touch"
+            " the server. Run with GREENROOM_CHROMA_URL set to a server that holds them."
+        )
+    elif _server_url(settings):
+        print(
+            f"GREENROOM_CHROMA_URL is set: this process's vectors live on {_server_url(settings)},"
+            " which restore did not touch; the backup's store on disk was restored to"
+            f" {result.data_dir / 'chroma'} (`greenroom kb migrate --to-server` copies it)."
+        )
     return 0
