@@ -89,6 +89,27 @@ class CameoQueue:
         request = await self.store.decide(request_id, guild_id, action, actor_id, reason)
         return await self.push(request) if request.pending_status else request
 
+    async def clip_approved(
+        self, request: CameoRequest, clip_id: int, actor_id: int
+    ) -> CameoRequest | None:
+        """The request's clip was approved in the green room: FULFILLED, pushed to Twitch (kept
+        pending and retried when Twitch does not take it). None if it was settled already."""
+        try:
+            request = await self.store.decide(
+                request.id, request.guild_id, "fulfil", actor_id, f"clip #{clip_id} was approved"
+            )
+        except RequestAlreadyDecided:
+            return None
+        return await self.push(request)
+
+    async def clip_rejected(
+        self, request: CameoRequest, clip_id: int, actor_id: int, reason: str = ""
+    ) -> CameoRequest | None:
+        """The request's clip was rejected: the request goes back to the cameo queue (accepted,
+        no clip). None if it was settled already."""
+        why = f"clip #{clip_id} was rejected" + (f": {reason.strip()}" if reason.strip() else "")
+        return await self.store.unlink_clip(request, actor_id, why + "; back in the cameo queue")
+
 
 def refund_line(request: CameoRequest) -> str:
     """How the request stands on Twitch, in words."""

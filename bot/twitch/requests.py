@@ -92,7 +92,16 @@ MIGRATIONS = [
         );
         CREATE INDEX twitch_request_audit_by_request ON twitch_request_audit(request_id, id)
         """,
-    )
+    ),
+    # The clip that fulfils an accepted request (`/clip submit ... request:`): the clip id it
+    # was submitted as; a later version of that clip counts too.
+    Migration(
+        2,
+        """
+        ALTER TABLE twitch_requests ADD COLUMN clip_id INTEGER;
+        CREATE INDEX twitch_requests_by_clip ON twitch_requests(guild_id, clip_id)
+        """,
+    ),
 ]
 # As for the clips' audit (bot/clips/schema.py): created after the migrations, idempotently.
 _APPEND_ONLY = [
@@ -162,6 +171,7 @@ class CameoRequest:
     card_message_id: int | None
     created_at: float
     updated_at: float
+    clip_id: int | None = None  # the clip submitted for it (accepted, then fulfilled)
 
     @classmethod
     def from_row(cls, row) -> CameoRequest:
@@ -317,6 +327,85 @@ class RequestStore:
         if not changed:
             raise RequestAlreadyDecided(request, action)
         return request
+
+    # --- the clip that fulfils an accepted request ------------------------------------------
+
+    async def link_clip(
+        self, request_id: int, guild_id: int, clip_id: int, actor_id: int
+    ) -> CameoRequest:
+        """Link an accepted request that has no clip yet to `clip_id`; one clip per request, so
+        two creators linking at once get one link (the other a `RequestError`)."""
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE twitch_requests SET clip_id = ?, updated_at = ? WHERE id = ?"
+                " AND guild_id = ? AND state = 'accepted' AND clip_id IS NULL",
+                (clip_id, now, request_id, guild_id),
+            )
+            changed = cur.rowcount == 1
+            if changed:
+                await self._audit(conn, request_id, guild_id, actor_id, "link_clip",
+                                  S.ACCEPTED, S.ACCEPTED, f"clip #{clip_id}", now)  # fmt: skip
+        request = await self.get(request_id, guild_id)
+        if not changed:
+            raise RequestError(self.unlinkable(request, request_id))
+        return request
+
+    @staticmethod
+    def unlinkable(request: CameoRequest | None, request_id: int) -> str:
+        """Why a clip can't be linked to the request (it must be accepted and have no clip)."""
+        if request is None:
+            return f"There is no request #{request_id} in this server."
+        if request.state != S.ACCEPTED:
+            return (
+                f"Request #{request.id} is {request.state.value}: only accepted requests (in the"
+                " cameo queue) can get a clip."
+            )
+        return f"Request #{request.id} already has clip #{request.clip_id} for it."
+
+    async def open_for_clip(self, guild_id: int) -> list[CameoRequest]:
+        """Accepted requests that wait for a clip (none linked yet), oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM twitch_requests WHERE guild_id = ? AND state = 'accepted'"
+            " AND clip_id IS NULL ORDER BY id",
+            (guild_id,),
+        )
+        return [CameoRequest.from_row(row) for row in rows]
+
+    async def linked(
+        self, guild_id: int | None = None, clip_ids: tuple[int, ...] | None = None
+    ) -> list[CameoRequest]:
+        """Accepted requests with a clip linked (of one guild, to one of `clip_ids`, if given)."""
+        sql = "SELECT * FROM twitch_requests WHERE state = 'accepted' AND clip_id IS NOT NULL"
+        args: tuple = ()
+        if guild_id is not None:
+            sql += " AND guild_id = ?"
+            args += (guild_id,)
+        if clip_ids is not None:
+            if not clip_ids:
+                return []
+            sql += f" AND clip_id IN ({', '.join('?' for _ in clip_ids)})"
+            args += tuple(clip_ids)
+        rows = await self.db.fetchall(sql + " ORDER BY id", args)
+        return [CameoRequest.from_row(row) for row in rows]
+
+    async def unlink_clip(
+        self, request: CameoRequest, actor_id: int, reason: str
+    ) -> CameoRequest | None:
+        """The request's clip was rejected: back in the cameo queue (accepted, no clip). None
+        when it is no longer accepted with that clip (someone else settled it first)."""
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            cur = await conn.execute(
+                "UPDATE twitch_requests SET clip_id = NULL, reason = ?, updated_at = ?"
+                " WHERE id = ? AND state = 'accepted' AND clip_id = ?",
+                (reason, now, request.id, request.clip_id),
+            )
+            changed = cur.rowcount == 1
+            if changed:
+                await self._audit(conn, request.id, request.guild_id, actor_id, "requeue",
+                                  S.ACCEPTED, S.ACCEPTED, reason, now)  # fmt: skip
+        return await self.get(request.id) if changed else None
 
     async def set_card(self, request_id: int, channel_id: int, message_id: int) -> None:
         await self.db.execute(

@@ -11,7 +11,14 @@ from bot.clips import Check, Clip, ClipDraft, ClipStatus, IllegalTransition, Not
 from bot.clips.states import ReviewAction, refusal_text, status_label
 from bot.errors import UserFacingError
 from bot.exts.clips._intake import FetchedClip
-from bot.exts.clips._options import TOOL_CHOICES, USE_CHOICES, USE_KEYS, ClipOption
+from bot.exts.clips._options import (
+    TOOL_CHOICES,
+    TWITCH_COG,
+    USE_CHOICES,
+    USE_KEYS,
+    ClipOption,
+    RequestOption,
+)
 from bot.exts.clips._render import CHECK_ICONS, card_embed, clip_line, cut
 from bot.exts.clips._service import GreenRoom, can_review, ensure_creator
 from bot.guild_config import GuildConfig
@@ -79,6 +86,7 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         file="The video file (or give a url instead)",
         url="A direct link to the video (or attach a file instead)",
         notes="Anything else the mods or fans should know (settings, edits)",
+        request="The accepted Twitch cameo request this clip fulfils",
     )
     @app_commands.choices(tool=TOOL_CHOICES, use=USE_CHOICES)
     async def submit(
@@ -91,10 +99,16 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         file: discord.Attachment | None = None,
         url: str | None = None,
         notes: app_commands.Range[str, 0, 1000] | None = None,
+        request: RequestOption | None = None,
     ) -> None:
         member = member_of(interaction)
         config = await self.room.config(interaction.guild_id)
         ensure_creator(member, config)
+        twitch = self.bot.get_cog(TWITCH_COG) if request is not None else None
+        if request is not None:
+            if twitch is None:
+                raise UserFacingError("Twitch cameo requests are not on here. Nothing was sent.")
+            await twitch.check_linkable(interaction.guild_id, request)
         link = _link(file, url)
         if link is None:
             raise UserFacingError(
@@ -132,7 +146,11 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         )
         clip = await self.services.clips.submit(interaction.guild_id, member.id, draft)
         card = await self.room.post_card(channel, clip, config)
-        await interaction.followup.send(self._submitted_text(clip, card, fetched), ephemeral=True)
+        text = self._submitted_text(clip, card, fetched)
+        if twitch is not None:
+            linked = await twitch.link_clip(interaction.guild_id, request, clip.id, member.id)
+            text = cut(f"{linked}\n{text}", 2000)
+        await interaction.followup.send(text, ephemeral=True)
 
     @app_commands.command(
         name="resubmit", description="Send a new version of a rejected or sent-back clip"

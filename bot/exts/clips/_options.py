@@ -77,3 +77,32 @@ class ClipId(app_commands.Transformer):
 
 
 ClipOption = app_commands.Transform[int, ClipId]
+
+
+class RequestId(app_commands.Transformer):
+    """A Twitch cameo request id with autocomplete: this server's accepted requests that wait
+    for a clip (none when Twitch cameo requests are not loaded)."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.integer
+
+    @property
+    def min_value(self) -> int:
+        return 1
+
+    async def transform(self, interaction: discord.Interaction, value: int) -> int:
+        return int(value)
+
+    async def autocomplete(
+        self, interaction: discord.Interaction, value: int | float | str
+    ) -> list[app_commands.Choice[int]]:
+        twitch = interaction.client.get_cog(TWITCH_COG)
+        if interaction.guild_id is None or twitch is None:
+            return []
+        found = await twitch.request_choices(interaction.guild_id, str(value or ""))
+        return [app_commands.Choice(name=name, value=rid) for name, rid in found]
+
+
+TWITCH_COG = "TwitchCog"
+RequestOption = app_commands.Transform[int, RequestId]

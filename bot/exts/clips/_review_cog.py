@@ -176,6 +176,14 @@ class ReviewCog(
         embed = queue_embed(clips[:PAGE_SIZE], offset=offset, filters=" · ".join(shown))
         return embed, queue_view(offset, PAGE_SIZE, has_more, status, tool, use)
 
+    @app_commands.command(name="requests", description="Open and accepted Twitch cameo requests")
+    async def requests(self, interaction: discord.Interaction) -> None:
+        await self._mod(interaction, "see the cameo requests")
+        twitch = self.bot.get_cog("TwitchCog")
+        if twitch is None or twitch.store is None:
+            raise UserFacingError("Twitch cameo requests are not on here.")
+        await twitch.requests_page(interaction, 0)
+
     @app_commands.command(name="show", description="Show a clip's review card here")
     async def show(self, interaction: discord.Interaction, clip: ClipOption) -> None:
         member, config = await self._reviewer(interaction)

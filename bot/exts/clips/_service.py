@@ -392,4 +392,18 @@ class GreenRoom:
             lines.append(await self.publish_recipe(clip))
         elif action in (A.REOPEN, A.VETO):
             await self.withdraw_recipe(clip)  # no longer approved: fans shouldn't hear of it
+        lines += await self.settle_requests(clip, actor_id, reason)
         return [line for line in lines if line]
+
+    async def settle_requests(self, clip: Clip, actor_id: int, reason: str) -> list[str]:
+        """The Twitch cameo requests this clip fulfils: fulfilled when it is approved, back in
+        the cameo queue when it is rejected. A failure here leaves the review as decided: the
+        Twitch cog's maintenance settles them later."""
+        twitch = self.bot.get_cog("TwitchCog")
+        if twitch is None or twitch.store is None:
+            return []
+        try:
+            return await twitch.clip_decided(clip.guild_id, clip.id, actor_id, reason)
+        except Exception:
+            log.exception("could not settle the cameo requests of clip %s", clip.id)
+            return ["I couldn't update its cameo request yet; I'll try again."]

@@ -17,15 +17,17 @@ import httpx
 from discord.ext import commands
 
 from bot.checks import ensure_mod, member_of
+from bot.clips import ClipNotFound, ClipStatus
 from bot.errors import UserFacingError
-from bot.exts.twitch._render import request_embed
-from bot.exts.twitch._views import RejectModal, request_view
+from bot.exts.twitch._render import request_choice_name, request_embed, requests_page_embed
+from bot.exts.twitch._views import RejectModal, request_view, requests_page_view
 from bot.twitch.cameo import CameoQueue
 from bot.twitch.eventsub import EventSubClient, Notification, Revocation
 from bot.twitch.helix import REDEMPTION_ADD, HelixClient, Redemption
 from bot.twitch.oauth import TwitchOAuth
 from bot.twitch.requests import (
     ACTION_WORDS,
+    BOT_ACTOR,
     CameoRequest,
     RequestAlreadyDecided,
     RequestError,
@@ -42,6 +44,8 @@ DONE = {
     "reject": "Rejected request #{id}.",
     "fulfil": "Marked request #{id} fulfilled.",
 }
+APPROVED = (ClipStatus.APPROVED, ClipStatus.PUBLISHED)
+REQUESTS_PAGE = 10
 
 
 def build_helix(settings, http: httpx.AsyncClient) -> HelixClient | None:
@@ -120,6 +124,9 @@ class TwitchCog(commands.Cog):
         cutoff = now - self.settings.twitch_request_expiry_hours * 3600
         for request in await self.queue.expire(cutoff):
             await self.refresh_card(request)
+        # A clip decided while settling its request failed (or the bot stopped in between).
+        for clip_id, guild_id in {(r.clip_id, r.guild_id) for r in await self.store.linked()}:
+            await self.settle_clip(guild_id, clip_id, BOT_ACTOR)
         await self.post_missing_cards()
 
     async def _subscribe(self, session_id: str) -> None:
@@ -194,6 +201,99 @@ class TwitchCog(commands.Cog):
             )
         except discord.HTTPException:
             log.warning("could not update the card of request #%d", request.id, exc_info=True)
+
+    # --- the clip that fulfils a request ----------------------------------------------------
+
+    async def request_choices(self, guild_id: int, text: str) -> list[tuple[str, int]]:
+        """Autocomplete for `/clip submit request:`: this guild's accepted requests that wait
+        for a clip, matching the typed text (number, viewer or their words)."""
+        text = text.strip().lstrip("#").casefold()
+        found = []
+        for request in await self.store.open_for_clip(guild_id):
+            words = f"{request.id} {request.user_name} {request.user_login} {request.user_input}"
+            if not text or text in words.casefold():
+                found.append((request_choice_name(request), request.id))
+        return found[:25]
+
+    async def check_linkable(self, guild_id: int, request_id: int) -> None:
+        """Refuse `request:` before the clip is downloaded, when it could not be linked."""
+        request = await self.store.get(request_id, guild_id)
+        if request is None or request.state != "accepted" or request.clip_id is not None:
+            raise UserFacingError(self.store.unlinkable(request, request_id) + " Nothing was sent.")
+
+    async def link_clip(self, guild_id: int, request_id: int, clip_id: int, actor_id: int) -> str:
+        """Link the submitted clip to the request; the line for the submitter."""
+        try:
+            request = await self.store.link_clip(request_id, guild_id, clip_id, actor_id)
+        except RequestError as exc:
+            return f"The clip was sent, but not linked to the request: {exc}"
+        await self.refresh_card(request)
+        log.info("request #%d: clip #%d submitted for it", request.id, clip_id)
+        return (
+            f"Linked to cameo request #{request.id}: when the clip is approved, the request is"
+            " fulfilled on Twitch."
+        )
+
+    async def settle_clip(
+        self, guild_id: int, clip_id: int, actor_id: int, reason: str = ""
+    ) -> list[CameoRequest]:
+        """After a review act on a clip: the requests linked to it (or to another version of
+        it) are fulfilled when its newest version is approved, back in the queue when it is
+        rejected, left as they are otherwise. The requests that changed."""
+        try:
+            versions = await self.services.clips.versions(clip_id, guild_id)
+        except ClipNotFound:
+            return []
+        newest = versions[-1]
+        changed = []
+        for request in await self.store.linked(guild_id, tuple(v.id for v in versions)):
+            if newest.status in APPROVED:
+                after = await self.queue.clip_approved(request, newest.id, actor_id)
+            elif newest.status == ClipStatus.REJECTED:
+                after = await self.queue.clip_rejected(request, newest.id, actor_id, reason)
+            else:
+                continue
+            if after is not None:
+                await self.refresh_card(after)
+                changed.append(after)
+        return changed
+
+    async def clip_decided(self, guild_id: int, clip_id: int, actor_id: int, reason: str):
+        """Called by the green room after each review act; lines for the reviewer."""
+        lines = []
+        for request in await self.settle_clip(guild_id, clip_id, actor_id, reason):
+            if request.state == "fulfilled":
+                line = f"Cameo request #{request.id} is fulfilled"
+                line += (
+                    "; Twitch did not take it yet, I'll keep trying."
+                    if request.pending_status
+                    else " on Twitch."
+                )
+            else:
+                line = f"Cameo request #{request.id} is back in the cameo queue."
+            lines.append(line)
+        return lines
+
+    # --- /review requests -------------------------------------------------------------------
+
+    async def requests_page(
+        self, interaction: discord.Interaction, offset: int, *, edit: bool = False
+    ) -> None:
+        await self._ensure_mod(interaction)
+        requests = await self.store.list(interaction.guild_id)
+        embed = requests_page_embed(
+            requests[offset : offset + REQUESTS_PAGE], offset, len(requests)
+        )
+        view = requests_page_view(offset, REQUESTS_PAGE, len(requests))
+        if edit:
+            await interaction.response.edit_message(embed=embed, view=view)
+        else:
+            await interaction.response.send_message(
+                embed=embed,
+                ephemeral=True,
+                allowed_mentions=discord.AllowedMentions.none(),
+                **({"view": view} if view else {}),
+            )
 
     # --- buttons and modals -----------------------------------------------------------------
 

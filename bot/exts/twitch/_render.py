@@ -48,12 +48,52 @@ def request_embed(request: CameoRequest) -> discord.Embed:
     if request.decided_by:
         who = f"<@{request.decided_by}>"
         embed.add_field(name="Decided by", value=who, inline=True)
+    if request.clip_id:
+        clip = f"Clip #{request.clip_id}"
+        clip += " was approved" if request.state == S.FULFILLED else " is in the green room"
+        embed.add_field(name="Clip", value=clip, inline=False)
     if request.reason:
         embed.add_field(name="Reason", value=discord.utils.escape_mentions(request.reason[:1000]))
     twitch = refund_line(request)
     if twitch:
         embed.add_field(name="Twitch", value=untrusted(twitch, 1000), inline=False)
     embed.set_footer(text=f"redemption {request.redemption_id}")
+    return embed
+
+
+def request_choice_name(request: CameoRequest) -> str:
+    """An autocomplete choice (plain text: Discord shows choice names as typed)."""
+    viewer = " ".join((request.user_name or request.user_login).split())[:NAME_LIMIT]
+    text = " ".join(request.user_input.split()) or "(no text)"
+    name = f"#{request.id} · {viewer}: {text}"
+    return name if len(name) <= 100 else name[:99] + "…"
+
+
+def request_line(request: CameoRequest) -> str:
+    """One line of `/review requests`: the Twitch text inert, the card linked."""
+    icon = LOOKS[request.state][0].split(" ", 1)[0]
+    viewer = untrusted(request.user_name or request.user_login, NAME_LIMIT)
+    text = untrusted(" ".join(request.user_input.split()), 120) or "*(no text)*"
+    line = f"{icon} **#{request.id}** {request.state.value} · {viewer}: {text}"
+    if request.clip_id:
+        line += f" · clip #{request.clip_id}"
+    if request.card_channel_id and request.card_message_id:
+        line += (
+            f" · [card](https://discord.com/channels/{request.guild_id}/"
+            f"{request.card_channel_id}/{request.card_message_id})"
+        )
+    return line
+
+
+def requests_page_embed(requests: list[CameoRequest], offset: int, total: int) -> discord.Embed:
+    """A page of the open, held and accepted requests, oldest first."""
+    lines = [request_line(r) for r in requests]
+    description = "\n".join(lines) or "No open or accepted cameo requests."
+    embed = discord.Embed(
+        title="Cameo requests", description=description[:4096], colour=discord.Colour.purple()
+    )
+    if total:
+        embed.set_footer(text=f"{offset + 1}-{offset + len(requests)} of {total}")
     return embed
 
 

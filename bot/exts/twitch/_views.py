@@ -94,3 +94,46 @@ class RejectModal(discord.ui.Modal):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
         await report_interaction_error(interaction, error)
+
+
+def requests_page_view(offset: int, page_size: int, total: int) -> discord.ui.View | None:
+    if offset == 0 and total <= page_size:
+        return None
+    view = discord.ui.View(timeout=None)
+    view.add_item(RequestsPageButton("prev", max(0, offset - page_size), disabled=offset == 0))
+    view.add_item(
+        RequestsPageButton("next", offset + page_size, disabled=offset + page_size >= total)
+    )
+    return view
+
+
+class RequestsPageButton(
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"twreq:page:(?P<dir>prev|next):(?P<offset>[0-9]+)",
+):
+    """◀ / ▶ under /review requests."""
+
+    def __init__(self, direction: str, offset: int, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                style=discord.ButtonStyle.secondary,
+                label="◀ Previous" if direction == "prev" else "Next ▶",
+                disabled=disabled,
+                custom_id=f"twreq:page:{direction}:{offset}",
+            )
+        )
+        self.offset = offset
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str]
+    ) -> RequestsPageButton:
+        return cls(match["dir"], int(match["offset"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        try:
+            await interaction.client.get_cog(TWITCH_COG).requests_page(
+                interaction, self.offset, edit=True
+            )
+        except Exception as error:
+            await report_interaction_error(interaction, error)
