@@ -250,3 +250,41 @@ def test_server_mode_says_the_vectors_are_not_in_the_backup(
     assert (tmp_path / "new" / "chroma.database").read_text() == (
         data / "chroma.database"
     ).read_text()
+
+
+def test_no_process_writes_to_the_store_while_it_is_copied(
+    cli_main, embedder, tmp_path: Path
+) -> None:
+    """A write that comes while the store is copied waits for the backup to finish, and the
+    restored databases are self-contained files (no WAL beside them)."""
+    from knowledge.backup import backup
+    from knowledge.base import Library
+
+    data = tmp_path / "data"
+    code, _, err = cli_main("--data-dir", data, "ingest", EXAMPLES_NOTES, "--kb", "fans")
+    assert code == 0, err
+    library = Library(data, embedder)
+    try:
+        collection = library.open("fans").collection
+        vector = embedder.encode(["a late note"])[0].tolist()
+        written = threading.Event()
+        copied_at: list[str] = []
+
+        def write() -> None:
+            collection.upsert(ids=["late"], embeddings=[vector], documents=["a late note"])
+            written.set()
+
+        def progress(message: str) -> None:
+            copied_at.append(message)
+            if "vector store" in message:  # still under the lock
+                threading.Thread(target=write, daemon=True).start()
+                assert not written.wait(0.5), "a write went through while the store was copied"
+
+        result = backup(data, tmp_path / "backup", progress=progress)
+        assert written.wait(30)
+        assert any("vector store" in m for m in copied_at)
+        assert result.vectors == "disk"
+        assert collection.get(ids=["late"])["ids"] == ["late"]
+    finally:
+        library.close()
+    assert not list((tmp_path / "backup").rglob("*.sqlite3-wal"))
