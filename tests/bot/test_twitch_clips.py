@@ -13,6 +13,7 @@ from tests.bot.clip_fixtures import *  # noqa: F403
 from tests.bot.clip_fixtures import approve, command, decide, submit
 from tests.bot.conftest import greenroom
 from tests.bot.test_twitch_requests import (  # noqa: F401 - fixtures
+    REDEMPTIONS,
     click,
     connected,
     is_card,
@@ -69,10 +70,15 @@ async def test_clip_approved_fulfils_and_clip_rejected_requeues(
         _, reply = await submit(cw, cw.creator, media.bands, title="Again", request=2)
         assert "already has clip #1" in reply.content and "Nothing was sent" in reply.content
 
+        # Approved while Twitch fails: fulfilled here, pending there, retried by maintenance.
         review_card = await w.double.wait_for_message(cw.review, timeout=5)
+        double.fail_next("PATCH", REDEMPTIONS, 503, times=4)
         _, reply = await approve(cw, cw.mod, review_card, 1)
         assert "Approved clip #1." in reply.content
-        assert "Cameo request #2 is fulfilled on Twitch." in reply.content
+        assert "Cameo request #2 is fulfilled; Twitch did not take it yet" in reply.content
+        await w.double.wait_until(lambda: "⏳ Twitch fulfilment pending" in card1.text)
+        assert first["status"] == "UNFULFILLED"
+        await cog.maintain()
         assert first["status"] == "FULFILLED"
         await w.double.wait_until(lambda: "✅ Fulfilled" in card1.text, what="fulfilled card")
         assert "Clip #1 was approved" in card1.text and "Marked fulfilled on Twitch" in card1.text
@@ -111,6 +117,12 @@ async def test_clip_approved_fulfils_and_clip_rejected_requeues(
             ("redeemed", 0), ("accept", w.mod.id), ("link_clip", cw.creator.id),
             ("requeue", w.mod.id),
         ]  # fmt: skip
+
+        # A link whose clip was decided while settling could not run: maintenance settles it.
+        await store.link_clip(3, w.guild.id, 2, cw.creator.id)
+        await cog.maintain()
+        assert (await store.get(3)).clip_id is None
+        assert (await store.audit(3))[-1].action == "requeue"
 
 
 async def test_review_requests_pages_and_escapes(linked_world, services):  # noqa: F811

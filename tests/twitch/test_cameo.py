@@ -180,3 +180,44 @@ async def test_a_guild_is_linked_to_one_broadcaster(linked, queue):
     second = CustomReward("rew-3", linked.broadcaster_id, "Second", 5, "")
     await queue.store.add_reward(GUILD, second, "pixelmoth")
     assert [r.reward_id for r in await queue.store.rewards(GUILD)] == [queue.reward.id, "rew-3"]
+
+
+async def test_clip_links_fulfil_requeue_and_a_v1_database_gains_the_column(linked, tmp_path):
+    """One clip per accepted request; approval fulfils it (pushed), rejection requeues it; a
+    database made before clip links keeps its requests and gains `clip_id`."""
+    from bot.twitch.requests import MIGRATIONS
+
+    db = await Database.open(tmp_path / "old.sqlite3")
+    try:
+        await db.migrate("twitch", MIGRATIONS[:1])
+        store = await RequestStore.open(db, Clock())
+        reward = await linked.helix.create_custom_reward(linked.broadcaster_id, "Frog cameo", 300)
+        await store.add_reward(GUILD, reward, "pixelmoth")
+        queue = CameoQueue(store, linked.helix)
+        queue.reward = reward
+        data, redemption = redeem(linked, queue)
+        request = await queue.record(redemption)
+        assert request.clip_id is None
+        with pytest.raises(RequestError, match="only accepted requests"):
+            await store.link_clip(request.id, GUILD, 7, 11)
+        await store.decide(request.id, GUILD, "accept", 11)
+        assert [r.id for r in await store.open_for_clip(GUILD)] == [request.id]
+        assert await store.open_for_clip(GUILD + 1) == []
+        linked_once = await store.link_clip(request.id, GUILD, 7, 12)
+        assert linked_once.clip_id == 7 and await store.open_for_clip(GUILD) == []
+        with pytest.raises(RequestError, match="already has clip #7"):
+            await store.link_clip(request.id, GUILD, 8, 13)
+        back = await queue.clip_rejected(linked_once, 7, 11, "blurry")
+        assert back.state == S.ACCEPTED and back.clip_id is None and "blurry" in back.reason
+        assert await queue.clip_rejected(linked_once, 7, 11) is None  # settled already
+        again = await store.link_clip(request.id, GUILD, 8, 12)
+        done = await queue.clip_approved(again, 8, 11)
+        assert done.state == S.FULFILLED and done.twitch_status == "FULFILLED"
+        assert data["status"] == "FULFILLED"
+        assert await queue.clip_approved(again, 8, 11) is None
+        actions = [e.action for e in await store.audit(request.id)]
+        assert actions == [
+            "redeemed", "accept", "link_clip", "requeue", "link_clip", "fulfil", "twitch",
+        ]  # fmt: skip
+    finally:
+        await db.close()
