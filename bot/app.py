@@ -84,8 +84,7 @@ class GreenroomBot(commands.Bot):
 
 
 async def build_services(settings: Settings) -> Services:
-    from knowledge.base import Library
-    from knowledge.embedder import Embedder
+    from knowledge import Embedder, Library
 
     embedder = await asyncio.to_thread(Embedder, settings.model)
     library = Library(settings.data_dir, embedder, chroma_url=settings.chroma_url)

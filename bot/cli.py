@@ -158,7 +158,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from bot import cli_commands
-    from knowledge.base import KnowledgeError
+    from knowledge import KnowledgeError
 
     try:
         return cli_commands.dispatch(args, settings)

@@ -44,8 +44,7 @@ def cmd_twitch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def open_library(settings: Settings):
-    from knowledge.base import Library
-    from knowledge.embedder import Embedder
+    from knowledge import Embedder, Library
 
     try:
         embedder = Embedder(settings.model, bulk_bf16=settings.embed_bf16)
@@ -55,7 +54,7 @@ def open_library(settings: Settings):
 
 
 def _open_existing(library, name: str):
-    from knowledge.base import KnowledgeError
+    from knowledge import KnowledgeError
 
     try:
         if not library.exists(name):
@@ -75,8 +74,7 @@ def ingest_paths(
     """Register each path as a folder source of the knowledge base (so `/kb reload` and the
     bot's folder watch see it; its schedule is kept), then sync those folders."""
     from ingest.connectors.spec import SourceSpec, SourceSpecError
-    from knowledge.base import KnowledgeError
-    from knowledge.sync import SyncReport
+    from knowledge import KnowledgeError, SyncReport
 
     for path in paths:
         if not path.exists():
@@ -147,7 +145,7 @@ def cmd_ingest(args, settings: Settings) -> int:
 
 def render_answer(answer) -> str:
     """An answer as the fan would see it, as text: the tier decides the shape."""
-    from knowledge.answer import ANSWER, NOT_SURE_WRITTEN, SUGGEST
+    from knowledge import ANSWER, NOT_SURE_WRITTEN, SUGGEST
 
     def cite(c) -> str:
         where = c.url or c.path or ""
@@ -173,7 +171,7 @@ def render_answer(answer) -> str:
 
 def written_answerer(settings: Settings):
     """The model `--llm` asks for (GREENROOM_LLM_*), or a UserError saying what to set."""
-    from knowledge.written import WrittenAnswerer
+    from knowledge import WrittenAnswerer
 
     try:
         model = settings.written_model()
@@ -203,7 +201,7 @@ def _written_json(written) -> dict:
 def cmd_ask(args, settings: Settings) -> int:
     import asyncio
 
-    from knowledge.base import KnowledgeError
+    from knowledge import KnowledgeError
 
     writer = written_answerer(settings) if args.llm else None
     library = open_library(settings)
@@ -248,7 +246,7 @@ def cmd_kb(args, settings: Settings) -> int:
         if not names:
             print(f"no knowledge bases in {settings.data_dir}")
         for name in names:
-            stats = library.open(name).catalog.stats()
+            stats = library.open(name).counts()
             print(f"{name}\t{stats['documents']} documents\t{stats['chunks']} chunks")
         return 0
     if args.kb_command == "stats":
@@ -256,7 +254,7 @@ def cmd_kb(args, settings: Settings) -> int:
         stats = kb.stats()
         for key, value in stats.items():
             print(f"{key}: {value}")
-        for source, count in kb.catalog.sources():
+        for source, count in kb.source_counts():
             print(f"source: {source} ({count} documents)")
         return 0
     if args.kb_command == "remove":
@@ -290,7 +288,7 @@ def cmd_kb_migrate(args, settings: Settings) -> int:
     on_server = {c.name: c.vectors for c in migration.collections}
     for name in library.names():
         kb = library.open(name)
-        chunks = kb.catalog.stats()["chunks"]
+        chunks = kb.counts()["chunks"]
         vectors = on_server.get(kb.collection_name, 0)
         state = "" if vectors == chunks else " (an interrupted sync: the next sync completes it)"
         print(f"  {name}: {chunks:,} chunks, {vectors:,} vectors on the server{state}")
@@ -420,7 +418,7 @@ def cmd_sync_commands(args, settings: Settings) -> int:
 def cmd_console(args, settings: Settings) -> int:
     """Answers typed questions exactly as the bot would render them, without Discord."""
     from bot.render import answer_embed, embed_as_text
-    from knowledge.base import KnowledgeError
+    from knowledge import KnowledgeError
 
     library = open_library(settings)
     kb = _open_existing(library, args.kb)

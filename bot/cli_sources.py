@@ -67,8 +67,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     from bot.cli_commands import UserError, open_library
     from ingest.connectors.outbound import outbound_client
     from ingest.connectors.spec import SourceSpec, SourceSpecError
-    from knowledge.base import KnowledgeError
-    from knowledge.source_sync import SourceSyncer
+    from knowledge import KnowledgeError, SourceSyncer
 
     library = open_library(settings)
 
@@ -85,7 +84,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
             if args.sources_command == "list":
                 kb = await syncer.kb(args.kb)
                 records = await syncer.list(args.kb)
-                counts = dict(await asyncio.to_thread(kb.catalog.sources))
+                counts = dict(await asyncio.to_thread(kb.source_counts))
                 if not records:
                     print(f"no sources in {args.kb!r}; add one with: greenroom sources add")
                 for record in records:

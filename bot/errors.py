@@ -9,8 +9,7 @@ from discord import app_commands
 
 from bot.clips.errors import AlreadyDecided, ClipError
 from bot.guild_config import SettingError
-from knowledge.base import KnowledgeError
-from knowledge.errors import StoreUnavailable
+from knowledge import KnowledgeError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

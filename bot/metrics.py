@@ -16,10 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from bot.clips.states import DECISION_ACTIONS, ClipStatus
 from bot.storage import Database
-from knowledge.base import KnowledgeError
-from knowledge.errors import StoreUnavailable
-from knowledge.source_sync import SourceOutcome, SourceSyncer
-from knowledge.sync import Progress
+from knowledge import KnowledgeError, Progress, SourceOutcome, SourceSyncer, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

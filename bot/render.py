@@ -6,7 +6,7 @@ import re
 
 import discord
 
-from knowledge.answer import ANSWER, NOT_SURE_WRITTEN, SUGGEST, Answer, Citation
+from knowledge import ANSWER, NOT_SURE_WRITTEN, SUGGEST, Answer, Citation
 
 MAX_SOURCES = 5
 ANSWER_COLOUR = discord.Colour.from_rgb(76, 175, 80)

@@ -20,13 +20,22 @@ from bot.storage import Database
 from bot.written_usage import WrittenUsage
 from ingest.connectors.outbound import outbound_client
 from ingest.documents import Document
-from knowledge.answer import ANSWER, DECLINE, SUGGEST, Answer
-from knowledge.base import KnowledgeBase, Library
-from knowledge.learned import LearnedEntry
-from knowledge.retrieval import Hit, SearchFilter
-from knowledge.source_sync import SourceSyncer
-from knowledge.sync import SyncReport
-from knowledge.written import OnText, WrittenAnswerer
+from knowledge import (
+    ANSWER,
+    DECLINE,
+    SUGGEST,
+    Answer,
+    Hit,
+    KnowledgeBase,
+    KnowledgeService,
+    LearnedEntry,
+    Library,
+    OnText,
+    SearchFilter,
+    SourceSyncer,
+    SyncReport,
+    WrittenAnswerer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +59,11 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)  # served by bot/monitoring.py
     # Writes answers with a language model (GREENROOM_LLM_*); None: answers stay extractive.
     written: WrittenAnswerer | None = None
+    # Every knowledge base call runs off the event loop through this (knowledge/service.py).
+    knowledge: KnowledgeService = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.knowledge = KnowledgeService(self.library)
 
     @classmethod
     async def open(cls, settings: Settings, library: Library) -> Services:
@@ -91,11 +105,10 @@ class Services:
         await asyncio.to_thread(self.library.close)
 
     def kb(self, guild_id: int) -> KnowledgeBase:
-        """Each guild has its own knowledge base, named by the guild's id."""
-        return self.library.open(str(guild_id))
+        """Each guild has its own knowledge base, named by the guild's id (blocking code only)."""
+        return self.knowledge.kb(str(guild_id))
 
-    # Embedding and store calls are CPU work: they run off the event loop, always.
-    # (Opening a guild's knowledge base the first time reads SQLite: also off the loop.)
+    # Embedding and store calls are CPU work: self.knowledge runs them off the event loop.
     async def ask(
         self,
         guild_id: int,
@@ -111,9 +124,9 @@ class Services:
         with its first question); the better tier is kept. `answer.question` is the text asked.
         """
         started = time.perf_counter()
-        answer = await asyncio.to_thread(lambda: self.kb(guild_id).ask(question))
+        answer = await self.knowledge.ask(str(guild_id), question)
         if answer.abstained and retry_with:
-            retry = await asyncio.to_thread(lambda: self.kb(guild_id).ask(retry_with))
+            retry = await self.knowledge.ask(str(guild_id), retry_with)
             if TIERS.index(retry.mode) <= TIERS.index(answer.mode):
                 answer = retry
         answer = await self._written(guild_id, answer, on_text)
@@ -163,18 +176,24 @@ class Services:
         return result.answer
 
     async def search(self, guild_id: int, question: str, k: int = 5) -> list[Hit]:
-        return await asyncio.to_thread(
-            lambda: self.kb(guild_id).search(question, k, SearchFilter())
-        )
+        return await self.knowledge.search(str(guild_id), question, k, SearchFilter())
 
     async def add_documents(self, guild_id: int, docs: Sequence[Document]) -> SyncReport:
-        return await asyncio.to_thread(lambda: self.kb(guild_id).add_documents(docs))
+        return await self.knowledge.add_documents(str(guild_id), docs)
 
     async def remove_documents(self, guild_id: int, doc_ids: Sequence[str]) -> SyncReport:
-        return await asyncio.to_thread(lambda: self.kb(guild_id).remove_documents(doc_ids))
+        return await self.knowledge.remove_documents(str(guild_id), doc_ids)
 
     async def embed(self, texts: list[str]):
-        return await asyncio.to_thread(self.library.embedder.encode, texts, query=True)
+        return await self.knowledge.embed(texts)
+
+    async def stats(self, guild_id: int) -> dict[str, object]:
+        """The guild's knowledge base in figures: documents, chunks, sources, vectors, model."""
+        return await self.knowledge.stats(str(guild_id))
+
+    async def source_counts(self, guild_id: int) -> list[tuple[str, int]]:
+        """Each source's name and its number of documents in the guild's knowledge base."""
+        return await self.knowledge.sources(str(guild_id))
 
     # Learned answers (knowledge/learned.py): each guild's live in its own knowledge base.
     async def confirm(
@@ -191,28 +210,22 @@ class Services:
 
         With `question_id`, the question log keeps the entry, so a 👎 there can undo it.
         """
-        entry = await asyncio.to_thread(
-            lambda: self.kb(guild_id).confirm(question, chunk_id, user_id, by_mod=by_mod)
+        entry = await self.knowledge.confirm(
+            str(guild_id), question, chunk_id, user_id, by_mod=by_mod
         )
         if entry is not None and question_id is not None:
             await self.questions.set_confirmed(question_id, entry.id)
         return entry
 
     async def refute(self, guild_id: int, entry_id: int) -> bool:
-        return await asyncio.to_thread(lambda: self.kb(guild_id).learned.refute(entry_id))
+        return await self.knowledge.refute(str(guild_id), entry_id)
 
     async def learned_entries(self, guild_id: int) -> list[LearnedEntry]:
-        return await asyncio.to_thread(lambda: self.kb(guild_id).learned.entries())
+        return await self.knowledge.learned_entries(str(guild_id))
 
     async def learned_entry(self, guild_id: int, entry_id: int) -> LearnedEntry | None:
-        return await asyncio.to_thread(lambda: self.kb(guild_id).learned.get(entry_id))
+        return await self.knowledge.learned_entry(str(guild_id), entry_id)
 
     async def first_chunk_id(self, guild_id: int, doc_id: str) -> str | None:
         """The id of a document's first passage (its lowest index), if it has any."""
-
-        def first() -> str | None:
-            catalog = self.kb(guild_id).catalog
-            chunks = catalog.get_chunks(sorted(catalog.chunk_ids([doc_id])))
-            return min(chunks.values(), key=lambda c: c.index).chunk_id if chunks else None
-
-        return await asyncio.to_thread(first)
+        return await self.knowledge.first_chunk_id(str(guild_id), doc_id)

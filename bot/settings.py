@@ -10,8 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
     from ingest.connectors.base import Secret
-    from knowledge.source_sync import SourceTokens
-    from knowledge.written import ModelSettings
+    from knowledge import ModelSettings, SourceTokens
 
 
 class Settings(BaseSettings):
@@ -70,7 +69,7 @@ class Settings(BaseSettings):
     def written_model(self) -> ModelSettings | None:
         """The language model for written answers, or None when none is configured."""
         from ingest.connectors.base import Secret
-        from knowledge.written import ModelSettings
+        from knowledge import ModelSettings
 
         base_url, model = (self.llm_base_url or "").strip(), (self.llm_model or "").strip()
         if not base_url and not model:
@@ -89,7 +88,7 @@ class Settings(BaseSettings):
     def source_tokens(self) -> SourceTokens:
         """The remote-source tokens, wrapped so they never show in reprs or logs."""
         from ingest.connectors.base import Secret
-        from knowledge.source_sync import SourceTokens
+        from knowledge import SourceTokens
 
         def wrap(value: SecretStr | None) -> Secret | None:
             return Secret(value.get_secret_value()) if value and value.get_secret_value() else None

@@ -382,6 +382,19 @@ class KnowledgeBase:
         vector = self.embedder.encode_query(question)
         return self.learned.confirm(question, vector, chunk_id, str(user_id), by_mod=by_mod)
 
+    def counts(self) -> dict[str, int]:
+        """Documents, chunks and sources in the catalog (the vector store is not asked)."""
+        return self.catalog.stats()
+
+    def source_counts(self) -> list[tuple[str, int]]:
+        """Each source's name and how many documents it holds, by name."""
+        return self.catalog.sources()
+
+    def first_chunk_id(self, doc_id: str) -> str | None:
+        """The id of a document's first passage (its lowest index), if it has any."""
+        chunks = self.catalog.get_chunks(sorted(self.catalog.chunk_ids([doc_id])))
+        return min(chunks.values(), key=lambda c: c.index).chunk_id if chunks else None
+
     def stats(self) -> dict[str, object]:
         stats: dict[str, object] = dict(self.catalog.stats())
         stats["name"] = self.name

@@ -17,10 +17,17 @@ from bot.exts.ask._stream import StreamedCard
 from bot.exts.ask._views import answer_view
 from bot.guild_config import GuildConfig
 from bot.render import answer_embed
-from knowledge.answer import ANSWER, DECLINE, SUGGEST, Answer
-from knowledge.base import MAX_QUESTION_CHARS, KnowledgeError, check_question
-from knowledge.errors import StoreUnavailable
-from knowledge.written import OnText
+from knowledge import (
+    ANSWER,
+    DECLINE,
+    MAX_QUESTION_CHARS,
+    SUGGEST,
+    Answer,
+    KnowledgeError,
+    OnText,
+    StoreUnavailable,
+    check_question,
+)
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,7 @@ from discord.ext import commands
 from bot.checks import is_mod, member_of
 from bot.errors import UserFacingError
 from bot.question_log import LoggedQuestion
-from knowledge.answer import ANSWER, SUGGEST
-from knowledge.learned import LearnedEntry
+from knowledge import ANSWER, SUGGEST, LearnedEntry
 
 
 def learned_note(entry: LearnedEntry | None) -> str:

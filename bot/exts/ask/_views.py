@@ -12,7 +12,7 @@ import re
 import discord
 
 from bot.errors import report_interaction_error
-from knowledge.answer import ANSWER, SUGGEST, Answer
+from knowledge import ANSWER, SUGGEST, Answer
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,8 @@ from bot.exts.kb._sources import SourceCommands
 from bot.exts.kb._views import GapAnswerButton, GapAnswerModal
 from bot.question_log import group_gaps
 from ingest.documents import Document
-from knowledge.base import check_question
+from knowledge import SyncReport, check_question
 from knowledge.sources import FAILED
-from knowledge.sync import SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +54,7 @@ class KnowledgeCog(
     )
     async def stats(self, interaction: discord.Interaction) -> None:
         await self._mod(interaction, "see knowledge base stats")
-        kb = self.services.kb(interaction.guild_id)
-        stats = await asyncio.to_thread(kb.stats)
+        stats = await self.services.stats(interaction.guild_id)
         counts = await self.services.questions.counts(interaction.guild_id)
         embed = discord.Embed(title="Knowledge base", colour=discord.Colour.blurple())
         embed.add_field(name="Documents", value=str(stats["documents"]))

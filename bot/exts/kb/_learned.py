@@ -13,7 +13,7 @@ from bot.checks import is_mod
 from bot.errors import UserFacingError
 from bot.exts.kb._sources import clip
 from bot.render import escape
-from knowledge.learned import FAN_AGREEMENT, LearnedEntry
+from knowledge import FAN_AGREEMENT, LearnedEntry
 
 LISTED = 20  # entries listed, newest first
 

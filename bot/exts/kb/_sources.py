@@ -82,8 +82,7 @@ class SourceCommands:
         await self._mod(interaction, "list the sources")
         kb_name = str(interaction.guild_id)
         records = await self.services.sources.list(kb_name)
-        kb = self.services.kb(interaction.guild_id)
-        counts = dict(await asyncio.to_thread(kb.catalog.sources))
+        counts = dict(await self.services.source_counts(interaction.guild_id))
         lines = [describe_source(r, counts.pop(r.source_name, 0)) for r in records]
         # Documents added without a source: mods' answers, approved clips' recipes.
         lines += [f"• `{clip(name, 80)}`: {count} documents" for name, count in counts.items()]

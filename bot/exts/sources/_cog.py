@@ -10,7 +10,7 @@ import logging
 
 from discord.ext import commands
 
-from knowledge.source_sync import LiveSync
+from knowledge import LiveSync
 
 log = logging.getLogger(__name__)
 
