@@ -158,12 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     from bot import cli_commands
-    from knowledge import KnowledgeError
+    from ingest.errors import UserFacingError
 
     try:
         return cli_commands.dispatch(args, settings)
-    except (cli_commands.UserError, KnowledgeError) as exc:
-        print(f"greenroom: {exc}", file=sys.stderr)
+    except UserFacingError as exc:  # every error a person can act on; the rest is a bug
+        print(f"greenroom: {exc.describe()}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the next run picks up where this one stopped", file=sys.stderr)

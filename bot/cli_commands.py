@@ -8,9 +8,10 @@ import sys
 
 from bot.cli_sources import cmd_sources
 from bot.settings import Settings
+from ingest.errors import UserFacingError
 
 
-class UserError(Exception):
+class UserError(UserFacingError):
     """A mistake in how the command was called; printed without a traceback."""
 
 
@@ -35,12 +36,9 @@ def dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_twitch(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.cli_twitch import TwitchCliError, cmd_twitch
+    from bot.cli_twitch import cmd_twitch
 
-    try:
-        return cmd_twitch(args, settings)
-    except TwitchCliError as exc:
-        raise UserError(str(exc)) from None
+    return cmd_twitch(args, settings)
 
 
 def open_library(settings: Settings):
@@ -54,18 +52,13 @@ def open_library(settings: Settings):
 
 
 def _open_existing(library, name: str):
-    from knowledge import KnowledgeError
-
-    try:
-        if not library.exists(name):
-            known = ", ".join(library.names()) or "none yet"
-            raise UserError(
-                f"there is no knowledge base {name!r} in {library.data_dir} (known: {known});"
-                f" fill it with: greenroom ingest PATH --kb {name}"
-            )
-        return library.open(name)
-    except KnowledgeError as exc:
-        raise UserError(str(exc)) from None
+    if not library.exists(name):
+        known = ", ".join(library.names()) or "none yet"
+        raise UserError(
+            f"there is no knowledge base {name!r} in {library.data_dir} (known: {known});"
+            f" fill it with: greenroom ingest PATH --kb {name}"
+        )
+    return library.open(name)
 
 
 def ingest_paths(
@@ -73,8 +66,8 @@ def ingest_paths(
 ):
     """Register each path as a folder source of the knowledge base (so `/kb reload` and the
     bot's folder watch see it; its schedule is kept), then sync those folders."""
-    from ingest.connectors.spec import SourceSpec, SourceSpecError
-    from knowledge import KnowledgeError, SyncReport
+    from ingest.connectors.spec import SourceSpec
+    from knowledge import SyncReport
 
     for path in paths:
         if not path.exists():
@@ -86,14 +79,11 @@ def ingest_paths(
         options["exclude"] = list(exclude)
     if max_file_mb != 2.0:
         options["max_file_mb"] = max_file_mb
-    try:
-        kb = library.open(name)
-        records = [
-            kb.sources.add(SourceSpec("folder", str(path), options), keep_schedule=True)
-            for path in paths
-        ]
-    except (KnowledgeError, SourceSpecError) as exc:
-        raise UserError(str(exc)) from None
+    kb = library.open(name)
+    records = [
+        kb.sources.add(SourceSpec("folder", str(path), options), keep_schedule=True)
+        for path in paths
+    ]
     bar = None
     callback = None
     if progress and sys.stderr.isatty():
@@ -201,15 +191,10 @@ def _written_json(written) -> dict:
 def cmd_ask(args, settings: Settings) -> int:
     import asyncio
 
-    from knowledge import KnowledgeError
-
     writer = written_answerer(settings) if args.llm else None
     library = open_library(settings)
     kb = _open_existing(library, args.kb)
-    try:
-        answer = kb.ask(args.question)
-    except KnowledgeError as exc:
-        raise UserError(str(exc)) from None
+    answer = kb.ask(args.question)
     written = None
     if writer is not None:
 
@@ -437,7 +422,7 @@ def cmd_console(args, settings: Settings) -> int:
         try:
             print(embed_as_text(answer_embed(kb.ask(line))))
         except KnowledgeError as exc:
-            print(str(exc))
+            print(exc.describe())
         print()
     return 0
 
@@ -445,7 +430,7 @@ def cmd_console(args, settings: Settings) -> int:
 def cmd_config(args, settings: Settings) -> int:
     import asyncio
 
-    from bot.guild_config import GuildConfigStore, SettingError, describe
+    from bot.guild_config import GuildConfigStore, describe
     from bot.storage import Database
 
     async def run() -> list[tuple[str, str]]:
@@ -461,10 +446,7 @@ def cmd_config(args, settings: Settings) -> int:
         finally:
             await db.close()
 
-    try:
-        rows = asyncio.run(run())
-    except SettingError as exc:
-        raise UserError(str(exc)) from None
+    rows = asyncio.run(run())
     if args.config_command == "set":
         print(f"set {args.key} for server {args.guild}")
     for key, value in rows:
@@ -516,15 +498,13 @@ def _server_url(settings: Settings) -> str | None:
 
 def cmd_backup(args, settings: Settings) -> int:
     """`greenroom backup DIR`: the data directory, consistent while the bot runs."""
-    from knowledge.backup import BackupError, backup
+    from knowledge.backup import backup
     from knowledge.vectors import server_database
 
     url = _server_url(settings)
     database = server_database(settings.data_dir) if url and settings.data_dir.is_dir() else None
     try:
         result = backup(settings.data_dir, args.dest, chroma_url=url, server_database=database)
-    except BackupError as exc:
-        raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"could not back up into {args.dest}: {exc}") from None
     print(
@@ -541,12 +521,10 @@ def cmd_backup(args, settings: Settings) -> int:
 
 def cmd_restore(args, settings: Settings) -> int:
     """`greenroom restore DIR`: the data directory becomes what the backup holds."""
-    from knowledge.backup import BackupError, restore
+    from knowledge.backup import restore
 
     try:
         result = restore(args.source, settings.data_dir, force=args.force)
-    except BackupError as exc:
-        raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"could not restore into {settings.data_dir}: {exc}") from None
     manifest = result.manifest

@@ -64,10 +64,10 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
 
-    from bot.cli_commands import UserError, open_library
+    from bot.cli_commands import open_library
     from ingest.connectors.outbound import outbound_client
-    from ingest.connectors.spec import SourceSpec, SourceSpecError
-    from knowledge import KnowledgeError, SourceSyncer
+    from ingest.connectors.spec import SourceSpec
+    from knowledge import SourceSyncer
 
     library = open_library(settings)
 
@@ -100,10 +100,7 @@ def cmd_sources(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await syncer.aclose()
 
-    try:
-        return asyncio.run(run())
-    except (KnowledgeError, SourceSpecError) as exc:
-        raise UserError(str(exc)) from None
+    return asyncio.run(run())
 
 
 def _print_record(record, documents: int) -> None:

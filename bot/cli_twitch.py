@@ -13,10 +13,11 @@ import time
 from typing import Any
 
 from bot.settings import Settings
+from ingest.errors import UserFacingError
 
 
-class TwitchCliError(Exception):
-    """Printed as `greenroom: ...` without a traceback (see bot/cli_commands.UserError)."""
+class TwitchCliError(UserFacingError):
+    """Printed as `greenroom: ...` without a traceback, like every UserFacingError."""
 
 
 def add_twitch_parser(sub: Any) -> None:
@@ -55,12 +56,11 @@ def _clients(settings: Settings, http):
 
 def cmd_twitch(args: argparse.Namespace, settings: Settings) -> int:
     from bot.twitch.errors import TwitchError
-    from bot.twitch.requests import RequestError
 
     command = {"login": _login, "reward": _reward_create, "status": _status}[args.twitch_command]
     try:
         return asyncio.run(command(args, settings))
-    except (TwitchError, RequestError) as exc:
+    except TwitchError as exc:  # safe to show; a RequestError is already a UserFacingError
         raise TwitchCliError(str(exc)) from None
 
 

@@ -1,4 +1,4 @@
-"""User-facing errors and the one place that turns any interaction error into a reply."""
+"""The one place that turns any interaction error into a reply (the CLI's is bot/cli.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.clips.errors import AlreadyDecided, ClipError
-from bot.guild_config import SettingError
-from knowledge import KnowledgeError, StoreUnavailable
+from ingest.errors import UserFacingError
+from knowledge import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +20,7 @@ KB_UNAVAILABLE = (
 )
 
 
-class UserFacingError(Exception):
-    """An error whose message is shown to the member as it is (ephemeral)."""
+__all__ = ["NotAdmin", "NotModerator", "SlowDown", "UserFacingError", "message_for"]
 
 
 class NotModerator(UserFacingError):
@@ -46,13 +44,11 @@ def message_for(error: BaseException) -> str | None:
     """The reply for an error a member caused, or None for a bug (which gets logged)."""
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         error = error.__cause__ or getattr(error, "original", error)
-    if isinstance(error, AlreadyDecided) and error.actor_id is not None:
-        # Who decided first, as a mention (ephemeral, and the bot pings nobody by default).
-        return str(error).replace(f"by user {error.actor_id}", f"by <@{error.actor_id}>")
     if isinstance(error, StoreUnavailable):
-        return KB_UNAVAILABLE
-    if isinstance(error, UserFacingError | KnowledgeError | SettingError | ClipError):
-        return str(error)
+        return KB_UNAVAILABLE  # the server's address is for the operator's log, not the member
+    if isinstance(error, UserFacingError):
+        # A member the error names is a mention (replies ping nobody by default).
+        return error.describe(mention)
     if isinstance(error, app_commands.MissingPermissions):
         return "You don't have permission to use this command. Nothing was changed."
     if isinstance(error, app_commands.NoPrivateMessage):
@@ -62,6 +58,10 @@ def message_for(error: BaseException) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return "You can't use this command here. Nothing was changed."
     return None
+
+
+def mention(user_id: int) -> str:
+    return f"<@{user_id}>"
 
 
 async def reply_ephemeral(interaction: discord.Interaction, content: str) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from bot.storage import Database, Migration
+from ingest.errors import UserFacingError
 
 MIGRATIONS = [
     Migration(
@@ -24,7 +25,7 @@ MIGRATIONS = [
 ]
 
 
-class SettingError(ValueError):
+class SettingError(UserFacingError, ValueError):
     """An unknown key or a value that does not parse; the message says what is expected."""
 
 

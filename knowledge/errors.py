@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ingest.errors import UserFacingError
 
-class KnowledgeError(Exception):
+
+class KnowledgeError(UserFacingError):
     """A problem a user can act on; the message is shown as it is."""
 
 

@@ -9,17 +9,11 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from bot.clips.states import ACTIONS, STATES, ClipStatus, ReviewAction
+from ingest.errors import UserFacingError
 
 
-class ClipError(Exception):
+class ClipError(UserFacingError):
     """A clip problem the user can understand; `str()` is the message to show them."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def format_size(n_bytes: int) -> str:
@@ -176,14 +170,17 @@ class AlreadyDecided(ReviewError):
         self.action = action
         self.at = at
         self.seconds_ago = None if at is None else max(0.0, now - at)
-        done = ACTIONS[ReviewAction(action)].done if action in ACTIONS else ""
-        verb = done or STATES[ClipStatus(status)].label
-        message = f"Clip #{clip_id} was already {verb}"
-        if actor_id is not None:
-            message += f" by user {actor_id}"
+        super().__init__(self.sentence(None), user_id=actor_id)
+
+    def sentence(self, user: str | None) -> str:
+        done = ACTIONS[ReviewAction(self.action)].done if self.action in ACTIONS else ""
+        verb = done or STATES[ClipStatus(self.status)].label
+        message = f"Clip #{self.clip_id} was already {verb}"
+        if user is not None:
+            message += f" by {user}"
         if self.seconds_ago is not None:
             message += f" {_ago(self.seconds_ago)}"
-        super().__init__(message + ".")
+        return message + "."
 
 
 def _ago(seconds: float) -> str:

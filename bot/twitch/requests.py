@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from bot.storage import Database, Migration
 from bot.twitch.helix import CANCELED, FULFILLED, UNFULFILLED, CustomReward, Redemption
+from ingest.errors import UserFacingError
 
 
 class RequestState(StrEnum):
@@ -115,19 +116,23 @@ _APPEND_ONLY = [
 ]
 
 
-class RequestError(Exception):
+class RequestError(UserFacingError):
     """A request that cannot do what was asked; the message is shown to the member."""
 
 
 class RequestAlreadyDecided(RequestError):
     def __init__(self, request: CameoRequest, action: str) -> None:
-        by = f" by user {request.decided_by}" if request.decided_by else ""
-        super().__init__(
-            f"Request #{request.id} is already {request.state.value}{by}: it can't be"
-            f" {ACTION_WORDS[action]} now. Nothing was changed."
-        )
         self.request = request
+        self.action = action
         self.actor_id = request.decided_by
+        super().__init__(self.sentence(None), user_id=request.decided_by or None)
+
+    def sentence(self, user: str | None) -> str:
+        by = f" by {user}" if user else ""
+        return (
+            f"Request #{self.request.id} is already {self.request.state.value}{by}: it can't be"
+            f" {ACTION_WORDS[self.action]} now. Nothing was changed."
+        )
 
 
 ACTION_WORDS = {

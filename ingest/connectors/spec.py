@@ -15,6 +15,7 @@ from ingest.connectors.notion import NotionDatabaseSource, NotionPageSource, par
 from ingest.connectors.notion_export import NotionExportSource
 from ingest.connectors.web import SitemapSource, WebPageSource, normalise_url
 from ingest.documents import PRIVATE, PUBLIC
+from ingest.errors import UserFacingError
 
 SOURCE_KINDS = (
     "folder",
@@ -33,7 +34,7 @@ _SECRET_PARAMS = frozenset({"token", "access_token", "auth", "key", "api_key", "
                             "password", "secret", "sig", "signature"})  # fmt: skip
 
 
-class SourceSpecError(ValueError):
+class SourceSpecError(UserFacingError, ValueError):
     """A source spec that cannot be used; the message says what to change."""
 
 

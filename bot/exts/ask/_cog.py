@@ -12,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.checks import ensure_mod, is_mod, member_of
-from bot.errors import KB_UNAVAILABLE, SlowDown, UserFacingError
+from bot.errors import KB_UNAVAILABLE, SlowDown, UserFacingError, message_for
 from bot.exts.ask._stream import StreamedCard
 from bot.exts.ask._views import answer_view
 from bot.guild_config import GuildConfig
@@ -234,8 +234,8 @@ class AskCog(commands.Cog):
         try:
             question = check_question(text)
             self._limit(config, message.guild.id, message.author.id)
-        except (KnowledgeError, UserFacingError) as error:
-            await message.reply(str(error), mention_author=False)
+        except UserFacingError as error:
+            await message.reply(message_for(error), mention_author=False)
             return
         retrieval = None
         if follow_up_of and len(question.split()) <= FOLLOW_UP_WORDS:

@@ -29,7 +29,6 @@ from bot.twitch.requests import (
     ACTION_WORDS,
     BOT_ACTOR,
     CameoRequest,
-    RequestAlreadyDecided,
     RequestError,
     RequestStore,
 )
@@ -322,17 +321,10 @@ class TwitchCog(commands.Cog):
         if action == "reject" and not reason.strip():
             raise UserFacingError("Rejecting a request needs a reason. Nothing was changed.")
         await interaction.response.defer(ephemeral=True, thinking=True)
-        try:
-            request = await self.queue.decide(
-                request_id, interaction.guild_id, action, member.id, reason.strip()
-            )
-        except RequestAlreadyDecided as exc:
-            text = str(exc)
-            if exc.actor_id:
-                text = text.replace(f"by user {exc.actor_id}", f"by <@{exc.actor_id}>")
-            raise UserFacingError(text) from None
-        except RequestError as exc:
-            raise UserFacingError(str(exc)) from None
+        # A RequestError (one is RequestAlreadyDecided) is a UserFacingError: the tree replies.
+        request = await self.queue.decide(
+            request_id, interaction.guild_id, action, member.id, reason.strip()
+        )
         await self.refresh_card(request)
         text = DONE[action].format(id=request.id)
         if request.pending_status:
