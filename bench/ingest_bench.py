@@ -33,7 +33,7 @@ from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-import knowledge.sync  # noqa: E402
+import knowledge.indexing  # noqa: E402
 from ingest.chunking import chunk_document  # noqa: E402
 from ingest.documents import Document, LoadResult  # noqa: E402
 from ingest.loaders import FolderSource  # noqa: E402
@@ -90,7 +90,7 @@ def instrument(library: Library, kb: KnowledgeBase, timer: _common.PhaseTimer) -
     kb.catalog.transaction = _timed_context(timer, "catalog_write", kb.catalog.transaction)
     kb.catalog.chunk_ids = timer.wrap("catalog_read", kb.catalog.chunk_ids)
     kb.catalog.documents = timer.wrap("catalog_read", kb.catalog.documents)
-    knowledge.sync.chunk_document = timer.wrap("chunk", chunk_document)
+    knowledge.indexing.chunk_document = timer.wrap("chunk", chunk_document)
 
 
 def _timed_context(timer: _common.PhaseTimer, name: str, factory: Any) -> Any:

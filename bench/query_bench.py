@@ -9,7 +9,7 @@
     texts are corpus chunks with a share of their words swapped for corpus vocabulary, vectors
     are the corpus chunk vectors plus noise (near-duplicates, cosine ~0.85-0.97 to their
     source), stored through the product's own calls (chroma upsert with `chunk_metadata`, then
-    `Catalog.replace_document` in transactions), as `knowledge/sync.py` does.
+    `Catalog.replace_document` in transactions), as `knowledge/indexing.py` does.
 On each: ~200 queries (the eval questions, repeated and perturbed), each timed as
   floor    = embedder.encode_query + bare collection.query(n_results=10),
   search   = KnowledgeBase.search(k=5),   ask = KnowledgeBase.ask,
@@ -47,7 +47,7 @@ from ingest.loaders import FolderSource  # noqa: E402
 from knowledge.base import KnowledgeBase, Library  # noqa: E402
 from knowledge.catalog import query_terms  # noqa: E402
 from knowledge.embedder import Embedder  # noqa: E402
-from knowledge.sync import chunk_metadata  # noqa: E402
+from knowledge.indexing import chunk_metadata  # noqa: E402
 
 SYNTHETIC_KB = "synthetic"
 SYNTHETIC_SOURCE = "bench-synthetic"

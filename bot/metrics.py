@@ -32,7 +32,7 @@ class LastSync:
 
     kb: str
     key: str
-    status: str  # ok, partial, failed (knowledge/sources.py), or error for a bug
+    status: str  # ok, partial, failed (knowledge/source_registry.py), or error for a bug
     message: str
     finished_at: float  # unix time
     seconds: float

@@ -15,7 +15,8 @@ ABSTAIN_COLOUR = discord.Colour.from_rgb(158, 158, 158)
 WRITING_COLOUR = discord.Colour.from_rgb(96, 125, 139)  # a written answer still arriving
 
 
-def _clip(text: str, limit: int) -> str:
+def shorten(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters: cut, with an ellipsis, when it is longer."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -25,15 +26,15 @@ def escape(text: str) -> str:
 
 
 def _cited(citation: Citation, limit: int) -> str:
-    label = escape(_clip(citation.label, limit))
+    label = escape(shorten(citation.label, limit))
     return f"[{label}]({citation.url})" if citation.url else label
 
 
 def answer_embed(answer: Answer) -> discord.Embed:
-    embed = discord.Embed(title=_clip(escape(answer.question), 256))
+    embed = discord.Embed(title=shorten(escape(answer.question), 256))
     if answer.mode == ANSWER:
         embed.colour = ANSWER_COLOUR
-        embed.description = _clip(escape(answer.text), 4000)
+        embed.description = shorten(escape(answer.text), 4000)
         # A written answer lists the passages it cites, under the numbers its [n] use.
         numbers = sorted(answer.cited) if answer.written else range(1, MAX_SOURCES + 1)
         lines = [
@@ -42,7 +43,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
             if 1 <= n <= min(len(answer.citations), MAX_SOURCES)
         ]
         if lines:
-            embed.add_field(name="Sources", value=_clip("\n".join(lines), 1024), inline=False)
+            embed.add_field(name="Sources", value=shorten("\n".join(lines), 1024), inline=False)
         confirmed = " · confirmed before for a question like this" if answer.learned else ""
         origin = (
             "Written by a language model from the streamer's notes"
@@ -52,14 +53,14 @@ def answer_embed(answer: Answer) -> discord.Embed:
         embed.set_footer(text=f"{origin}{confirmed} · confidence {answer.confidence:.0%}")
     elif answer.mode == SUGGEST:
         embed.colour = SUGGEST_COLOUR
-        embed.description = _clip(answer.text, 4000)
+        embed.description = shorten(answer.text, 4000)
         if answer.written:  # hedged: the model's text over the passages it cites
-            embed.description = _clip(f"{NOT_SURE_WRITTEN}\n\n{escape(answer.text)}", 4000)
+            embed.description = shorten(f"{NOT_SURE_WRITTEN}\n\n{escape(answer.text)}", 4000)
         for n, s in enumerate(answer.suggestions, start=1):
             source = f"\n— {_cited(s, 200)}" if s.url else ""  # the name holds the label
             embed.add_field(
-                name=_clip(f"{n}. {escape(s.label)}", 256),
-                value=_clip(escape(s.passage), 1024 - len(source)) + source,
+                name=shorten(f"{n}. {escape(s.label)}", 256),
+                value=shorten(escape(s.passage), 1024 - len(source)) + source,
                 inline=False,
             )
         written = "Written by a language model from the notes below. " if answer.written else ""
@@ -69,15 +70,15 @@ def answer_embed(answer: Answer) -> discord.Embed:
         )
     else:
         embed.colour = ABSTAIN_COLOUR
-        embed.description = _clip(answer.text, 4000)
+        embed.description = shorten(answer.text, 4000)
         embed.set_footer(text="A mod can answer this one. Use “Ask a mod” below.")
     return embed
 
 
 def writing_embed(question: str, text: str) -> discord.Embed:
     """A written answer while it arrives: the checked sentences so far, no buttons yet."""
-    embed = discord.Embed(title=_clip(escape(question), 256), colour=WRITING_COLOUR)
-    embed.description = _clip(escape(text), 4000 - 2) + " …"
+    embed = discord.Embed(title=shorten(escape(question), 256), colour=WRITING_COLOUR)
+    embed.description = shorten(escape(text), 4000 - 2) + " …"
     embed.set_footer(text="Writing from the streamer's notes…")
     return embed
 

@@ -9,12 +9,13 @@ from knowledge.answer import ANSWER, DECLINE, NOT_SURE_WRITTEN, SUGGEST, Answer,
 from knowledge.base import MAX_QUESTION_CHARS, KnowledgeBase, Library, Source, check_question
 from knowledge.embedder import Embedder
 from knowledge.errors import KnowledgeError, StoreUnavailable
+from knowledge.indexing import Progress, SyncReport
 from knowledge.learned import FAN_AGREEMENT, LearnedEntry
+from knowledge.live_sync import LiveSync
 from knowledge.retrieval import PUBLIC_ONLY, Hit, SearchFilter
 from knowledge.service import KnowledgeService
-from knowledge.source_sync import LiveSync, SourceOutcome, SourceSyncer, SourceTokens
-from knowledge.sources import SourceRecord, SourceResult
-from knowledge.sync import Progress, SyncReport
+from knowledge.source_registry import SourceRecord, SourceResult
+from knowledge.source_syncer import SourceOutcome, SourceSyncer, SourceTokens
 from knowledge.written import ModelSettings, OnText, Written, WrittenAnswerer
 
 __all__ = [  # noqa: RUF022 (grouped by what a caller does, not sorted)

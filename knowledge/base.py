@@ -10,9 +10,10 @@ import re
 import shutil
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -24,6 +25,13 @@ from knowledge.answer import Answer, ConfidenceModel, compose_answer, learned_an
 from knowledge.catalog import Catalog
 from knowledge.embedder import Embedder
 from knowledge.errors import KnowledgeError  # raised here and re-exported
+from knowledge.indexing import (
+    Progress,
+    SyncReport,
+    apply_plan,
+    collect_orphans,
+    embed_chunks,
+)
 from knowledge.learned import LearnedAnswers
 from knowledge.retrieval import (
     DEFAULT_RANKING,
@@ -34,17 +42,8 @@ from knowledge.retrieval import (
     best_passages,
     hybrid_search,
 )
-from knowledge.sync import (
-    Progress,
-    SyncReport,
-    apply_plan,
-    collect_orphans,
-    embed_chunks,
-)
+from knowledge.source_registry import SourceRegistry
 from knowledge.vectors import ProcessLock, open_vector_store
-
-if TYPE_CHECKING:
-    from knowledge.sources import SourceRegistry
 
 log = logging.getLogger(__name__)
 
@@ -185,16 +184,22 @@ class KnowledgeBase:
         return [n for n in self.library.vectors.names() if own.fullmatch(n) and n != current]
 
     # -- syncing ----------------------------------------------------------------------------
+    @contextmanager
+    def syncing(self) -> Iterator[None]:
+        """Held while anything changes what this knowledge base stores: one writer at a time,
+        in this process and across processes; re-entrant, so a caller may hold it across
+        several changes (the source registry: storing a run, then recording its result)."""
+        with self._sync_lock:
+            yield
+
     @cached_property
     def sources(self) -> SourceRegistry:
         """The sources this knowledge base is synced from (kept in its catalog)."""
-        from knowledge.sources import SourceRegistry
-
         return SourceRegistry(self)
 
     def sync(self, sources: Sequence[Source], progress: Progress | None = None) -> SyncReport:
         """Bring the knowledge base in line with the sources; safe to interrupt at any point."""
-        with self._sync_lock:
+        with self.syncing():
             report = SyncReport()
             if self.catalog.get_meta("fingerprint") != self.fingerprint:
                 report.merge(self._reembed_all(progress))
@@ -216,7 +221,7 @@ class KnowledgeBase:
         `Unchanged` ids are kept as stored, a `LoadFailure` keeps the last good version, and
         unless the run was `complete` (and holds no `SourceFailed`) nothing is deleted.
         """
-        with self._sync_lock:
+        with self.syncing():
             report = SyncReport()
             if self.catalog.get_meta("fingerprint") != self.fingerprint:
                 report.merge(self._reembed_all(progress))
@@ -240,13 +245,13 @@ class KnowledgeBase:
 
     def remove_source(self, source_name: str) -> SyncReport:
         """Remove every document a source brought in (vectors, chunks, lexical entries)."""
-        with self._sync_lock:
+        with self.syncing():
             doc_ids = sorted(self.catalog.documents(source_name))
             return self._apply(SyncPlan(deleted=doc_ids), None)
 
     def add_documents(self, docs: Sequence[Document]) -> SyncReport:
         """Index documents given directly (a mod's answer, an approved clip's recipe)."""
-        with self._sync_lock:
+        with self.syncing():
             known = self.catalog.documents()
             plan = SyncPlan()
             for doc in docs:
@@ -259,7 +264,7 @@ class KnowledgeBase:
             return self._apply(plan, None)
 
     def remove_documents(self, doc_ids: Sequence[str]) -> SyncReport:
-        with self._sync_lock:
+        with self.syncing():
             known = self.catalog.documents()
             return self._apply(SyncPlan(deleted=[d for d in doc_ids if d in known]), None)
 

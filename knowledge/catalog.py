@@ -96,7 +96,7 @@ CREATE TRIGGER IF NOT EXISTS learned_doc_changed AFTER UPDATE OF content_hash ON
 WHEN new.content_hash != old.content_hash BEGIN
     DELETE FROM learned WHERE doc_id = new.doc_id;
 END;
--- The source registry (knowledge/sources.py): what this knowledge base syncs from.
+-- The source registry (knowledge/source_registry.py): what this knowledge base syncs from.
 CREATE TABLE IF NOT EXISTS sources (
     key TEXT PRIMARY KEY,
     spec_json TEXT NOT NULL,

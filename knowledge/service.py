@@ -15,9 +15,9 @@ import numpy as np
 from ingest.documents import Document
 from knowledge.answer import Answer
 from knowledge.base import KnowledgeBase, Library, Source
+from knowledge.indexing import Progress, SyncReport
 from knowledge.learned import LearnedEntry
 from knowledge.retrieval import PUBLIC_ONLY, Hit, SearchFilter
-from knowledge.sync import Progress, SyncReport
 
 
 class KnowledgeService:

@@ -354,7 +354,7 @@ class ServerVectorStore:
     Each data directory keeps its collections in a database of its own on the server
     (`server_database`). A server that is down or does not answer raises StoreUnavailable, a
     KnowledgeError: a read is tried once more first, a write is not (a sync that stops there
-    is redone by the next run, see knowledge/sync.py).
+    is redone by the next run, see knowledge/indexing.py).
     """
 
     def __init__(self, url: str, embedder: Embedder, database: str) -> None:

@@ -50,3 +50,10 @@ def test_importing_every_module_loads_neither_discord_nor_bot() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_the_source_registry_does_not_import_the_knowledge_base_back() -> None:
+    """knowledge/base.py imports the registry; the registry asks only for what it uses."""
+    names = _absolute_imports(ROOT / "knowledge" / "source_registry.py")
+    assert "knowledge.base" not in names
+    assert "_sync_lock" not in (ROOT / "knowledge" / "source_registry.py").read_text()

@@ -55,3 +55,13 @@ async def resolve(host: str, port: int = 443) -> list[str]:
 async def resolves_to_public_only(host: str) -> bool:
     """True when every address `host` is or resolves to is public; OSError if it won't resolve."""
     return all(is_public_address(address) for address in await resolve(host))
+
+
+async def is_public_host(host: str) -> bool:
+    """A first answer when a member adds a web source: whether `host` is public. A name that
+    does not resolve is not called private: like every fetch, its sync fails to connect. (The
+    fetches themselves are checked again, connection by connection, by `outbound_client`.)"""
+    try:
+        return await resolves_to_public_only(host)
+    except OSError:
+        return True

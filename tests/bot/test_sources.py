@@ -17,7 +17,7 @@ from bot.settings import Settings
 from ingest.connectors.spec import SourceSpec
 from ingest.loaders import FolderSource
 from knowledge.base import Library
-from knowledge.source_sync import LiveSync
+from knowledge.live_sync import LiveSync
 from tests.bot.conftest import World, greenroom
 from tests.ingest.connectors._helpers import Sleeps
 from tests.ingest.connectors.conftest import serve  # noqa: F401 - the local server fixture

@@ -90,7 +90,7 @@ def test_ingest_registers_its_folder(cli, tmp_path: Path) -> None:
 
 
 async def test_tokens_are_never_printed_or_logged(cli, serve, caplog, monkeypatch) -> None:  # noqa: F811
-    from knowledge.source_sync import SourceSyncer
+    from knowledge.source_syncer import SourceSyncer
 
     caplog.set_level(logging.DEBUG)
     fake = FakeNotion()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from knowledge.source_sync import SourceSyncer
+from knowledge.source_syncer import SourceSyncer
 
 TIMEOUT_S = 30.0  # only bounds a failing test: a round may include a real sync on a busy machine
 

@@ -67,7 +67,7 @@ embedder = Embedder()  # loaded once; every scenario is a fork of this process
 
 
 def run(mode, data_dir):
-    import knowledge.sync as sync_module
+    import knowledge.indexing as indexing
     from ingest.loaders import FolderSource
     from knowledge.base import Library
     from knowledge.catalog import Catalog
@@ -87,7 +87,7 @@ def run(mode, data_dir):
     kb.sync([FolderSource(Path(notes_a), name="notes")])
     say("state A synced")
 
-    sync_module.BATCH_CHUNKS = 1  # one document per batch: progress after every document
+    indexing.BATCH_CHUNKS = 1  # one document per batch: progress after every document
 
     if mode == "in-transaction":  # vectors of document 2 stored, its rows not committed
         replace = Catalog.replace_document
@@ -102,14 +102,14 @@ def run(mode, data_dir):
         Catalog.replace_document = replace_document
 
     if mode == "before-vector-delete":  # rows committed, replaced vectors not yet deleted
-        delete = sync_module._delete_vectors
+        delete = indexing._delete_vectors
 
         def delete_vectors(collection, ids):
             if ids:
                 wait_for_the_kill("before deleting replaced vectors")
             delete(collection, ids)
 
-        sync_module._delete_vectors = delete_vectors
+        indexing._delete_vectors = delete_vectors
 
     def progress(done, total):
         say(f"progress {done}/{total}")

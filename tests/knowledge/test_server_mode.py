@@ -26,11 +26,12 @@ from chromadb.config import Settings
 
 from bot.cli_commands import ingest_paths
 from ingest.connectors.spec import SourceSpec
-from knowledge import sync
+from knowledge import indexing
 from knowledge.base import Library
 from knowledge.errors import KnowledgeError, StoreUnavailable
+from knowledge.live_sync import LiveSync
 from knowledge.migration import TOLERANCE, MigrationError, _check_batch
-from knowledge.source_sync import LiveSync, SourceSyncer
+from knowledge.source_syncer import SourceSyncer
 from knowledge.vectors import ServerVectorStore, check_collection_name, server_database
 from tests.chroma_server import ChromaServer, chroma_server  # noqa: F401 - the fixture
 from tests.conftest import REPO_ROOT
@@ -227,7 +228,7 @@ def test_server_killed_mid_ingest_the_next_run_completes(
         before = kb.catalog.chunk_ids()
 
         # The server is killed (SIGKILL) once the first of several upserts has been stored.
-        monkeypatch.setattr(sync, "UPSERT_CHUNKS", 2)
+        monkeypatch.setattr(indexing, "UPSERT_CHUNKS", 2)
         store = library.vectors
         original = store._call
         upserts: list[int] = []

@@ -13,8 +13,8 @@ from aiohttp import web
 from ingest.connectors.base import Secret
 from ingest.connectors.spec import SourceSpec
 from knowledge.base import Library
-from knowledge.source_sync import SourceSyncer, SourceTokens
-from knowledge.sources import FAILED
+from knowledge.source_registry import FAILED
+from knowledge.source_syncer import SourceSyncer, SourceTokens
 from tests.ingest.connectors._helpers import Sleeps
 from tests.ingest.connectors.conftest import serve  # noqa: F401 - the local server fixture
 from tests.ingest.connectors.fake_notion import TOKEN, FakeNotion, dashed

@@ -14,8 +14,8 @@ from ingest.connectors.spec import SourceSpec, SourceSpecError
 from ingest.documents import Document, LoadFailure
 from ingest.plan import plan_sync
 from knowledge.base import KnowledgeError, Library
-from knowledge.source_sync import SourceSyncer
-from knowledge.sources import FAILED, OK, PARTIAL
+from knowledge.source_registry import FAILED, OK, PARTIAL
+from knowledge.source_syncer import SourceSyncer
 from tests.ingest.connectors.conftest import serve  # noqa: F401 - the local server fixture
 from tests.knowledge.sources_fixture import Site, page
 

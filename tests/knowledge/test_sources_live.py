@@ -13,7 +13,8 @@ import pytest
 
 from ingest.connectors.spec import SourceSpec
 from knowledge.base import Library
-from knowledge.source_sync import LiveSync, SourceSyncer
+from knowledge.live_sync import LiveSync
+from knowledge.source_syncer import SourceSyncer
 from tests.ingest.connectors.conftest import serve  # noqa: F401 - the local server fixture
 from tests.knowledge.live_clock import ManualClock, finished_syncs
 from tests.knowledge.sources_fixture import Site, page

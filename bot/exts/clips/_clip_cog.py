@@ -19,9 +19,10 @@ from bot.exts.clips._options import (
     ClipOption,
     RequestOption,
 )
-from bot.exts.clips._render import CHECK_ICONS, card_embed, clip_line, cut
+from bot.exts.clips._render import CHECK_ICONS, card_embed, clip_line
 from bot.exts.clips._service import GreenRoom, can_review, ensure_creator
 from bot.guild_config import GuildConfig
+from bot.render import shorten
 
 S = ClipStatus
 
@@ -40,7 +41,7 @@ def _checks_summary(checks: list[Check] | tuple[Check, ...]) -> str:
     flagged = [c for c in checks if c.status != "ok" and c.name != "ai_disclosure"]
     if not flagged:
         return "Pre-flight checks: all fine."
-    lines = [f"{CHECK_ICONS[c.status]} {cut(c.detail, 200)}" for c in flagged]
+    lines = [f"{CHECK_ICONS[c.status]} {shorten(c.detail, 200)}" for c in flagged]
     return "Pre-flight checks the mods will see:\n" + "\n".join(lines)
 
 
@@ -67,7 +68,7 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
     ) -> str:
         version = f" (version {clip.version})" if clip.version > 1 else ""
         lines = [
-            f"Sent **{discord.utils.escape_markdown(cut(clip.title, 100))}**{version} as clip"
+            f"Sent **{discord.utils.escape_markdown(shorten(clip.title, 100))}**{version} as clip"
             f" #{clip.id}. The mods review it here: {card.jump_url}",
             "I'll DM you when they decide (or mention you in the card's thread if your DMs"
             " are closed).",
@@ -75,7 +76,7 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         if fetched is not None and fetched.already_stored:
             lines.append("I've seen this exact file before.")
         lines.append(_checks_summary(clip.preflight))
-        return cut("\n".join(lines), 2000)
+        return shorten("\n".join(lines), 2000)
 
     @app_commands.command(name="submit", description="Send an AI-generated clip to the mods")
     @app_commands.describe(
@@ -149,7 +150,7 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         text = self._submitted_text(clip, card, fetched)
         if twitch is not None:
             linked = await twitch.link_clip(interaction.guild_id, request, clip.id, member.id)
-            text = cut(f"{linked}\n{text}", 2000)
+            text = shorten(f"{linked}\n{text}", 2000)
         await interaction.followup.send(text, ephemeral=True)
 
     @app_commands.command(
@@ -240,7 +241,7 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         if len(versions) > 1:
             embed.add_field(
                 name="Versions",
-                value=cut(
+                value=shorten(
                     "\n".join(
                         f"v{v.version}: #{v.id} · {status_label(v.status)}" for v in versions
                     ),
@@ -257,7 +258,7 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         text = "\n".join(clip_line(c, with_submitter=False) for c in clips)
         embed = discord.Embed(
             title="Your clips",
-            description=cut(text, 4000) or "You haven't sent any clips yet: `/clip submit`.",
+            description=shorten(text, 4000) or "You haven't sent any clips yet: `/clip submit`.",
             colour=discord.Colour.blurple(),
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)

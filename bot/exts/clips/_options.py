@@ -8,6 +8,7 @@ from discord import app_commands
 from bot.checks import is_mod
 from bot.clips import CLIP_USES, DEFAULT_USE_RULES, Clip
 from bot.clips.states import STATES, status_label
+from bot.render import shorten
 
 TOOLS = ("Sora 2", "Runway", "Kling", "Veo", "other")
 
@@ -42,7 +43,7 @@ def use_label(use: str) -> str:
 
 def choice_name(clip: Clip) -> str:
     text = f"#{clip.id} · {' '.join(clip.title.split())} · {status_label(clip.status)}"
-    return text if len(text) <= 100 else text[:99] + "…"
+    return shorten(text, 100)
 
 
 class ClipId(app_commands.Transformer):

@@ -12,6 +12,7 @@ from bot.clips import AuditEntry, Checklist, Clip, ClipStats, ClipStatus, VideoI
 from bot.clips.models import CHECKLIST_LABELS
 from bot.clips.states import OPEN_STATUSES, STATES, ReviewAction, action_label, status_label
 from bot.exts.clips._options import use_label
+from bot.render import shorten
 
 S = ClipStatus
 CHECK_ICONS = {"ok": "✅", "warn": "⚠️", "fail": "❌"}
@@ -33,12 +34,8 @@ class CardState:
     file_note: str | None  # set when the file is not attached to the card
 
 
-def cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def fenced(text: str, limit: int) -> str:
-    body = cut(text.strip(), limit).replace("```", "`\u200b``")
+    body = shorten(text.strip(), limit).replace("```", "`\u200b``")
     return f"```\n{body}\n```"
 
 
@@ -50,7 +47,7 @@ def status_line(state: CardState) -> str:
     clip, entry = state.clip, state.entry
     icon = STATES[clip.status].icon
     by = f" by <@{entry.actor_id}>" if entry else ""
-    reason = f": {cut(entry.reason, 300)}" if entry and entry.reason else ""
+    reason = f": {shorten(entry.reason, 300)}" if entry and entry.reason else ""
     needed = state.approvals_required
     if clip.status in OPEN_STATUSES:
         line = f"{icon} {status_label(clip.status).capitalize()}"
@@ -63,7 +60,7 @@ def status_line(state: CardState) -> str:
         return line
     if clip.status == S.APPROVED:
         who = mentions(state.approvers) or by.removeprefix(" by ")
-        note = f"\nNote: {cut(entry.reason, 300)}" if entry and entry.reason else ""
+        note = f"\nNote: {shorten(entry.reason, 300)}" if entry and entry.reason else ""
         return f"{icon} Approved by {who}{note}"
     if clip.status == S.REJECTED and entry and entry.action == ReviewAction.VETO:
         return f"{icon} Vetoed by the streamer <@{entry.actor_id}>{reason}"
@@ -85,7 +82,7 @@ def checks_text(clip: Clip) -> str:
     for check in clip.preflight:
         detail = check.detail.removeprefix(f"{check.name}: ")  # "copyright: the prompt names"
         name = check.name.replace("_", " ")
-        lines.append(f"{CHECK_ICONS[check.status]} **{name}**: {cut(detail, 220)}")
+        lines.append(f"{CHECK_ICONS[check.status]} **{name}**: {shorten(detail, 220)}")
     return "\n".join(lines) or "No checks were run."
 
 
@@ -103,16 +100,16 @@ def card_embed(state: CardState) -> discord.Embed:
     version = f" · version {clip.version}" if clip.version > 1 else ""
     parts = ["**Prompt**", fenced(clip.prompt or "(none given)", 1500)]
     if clip.notes.strip():
-        parts += ["**Notes**", cut(clip.notes.strip(), 500)]
+        parts += ["**Notes**", shorten(clip.notes.strip(), 500)]
     worst = CHECK_ICONS[worst_status(clip.preflight)]
     parts += [f"**Pre-flight checks** {worst}", checks_text(clip)]
     embed = discord.Embed(
-        title=cut(f"Clip #{clip.id}: {' '.join(clip.title.split())}{version}", 256),
-        description=cut("\n".join(parts), 4000),
+        title=shorten(f"Clip #{clip.id}: {' '.join(clip.title.split())}{version}", 256),
+        description=shorten("\n".join(parts), 4000),
         colour=colour,
         timestamp=datetime.fromtimestamp(clip.created_at, UTC),
     )
-    embed.add_field(name="Status", value=cut(status_line(state), 1024), inline=False)
+    embed.add_field(name="Status", value=shorten(status_line(state), 1024), inline=False)
     embed.add_field(name="Tool", value=clip.tool or "not given")
     embed.add_field(name="Use", value=use_label(clip.use))
     embed.add_field(name="Submitted by", value=f"<@{clip.submitter_id}>")
@@ -120,7 +117,7 @@ def card_embed(state: CardState) -> discord.Embed:
         embed.add_field(name="Video", value=video_line(clip.video), inline=False)
     embed.add_field(name="Reviewer checklist", value=checklist_text(state.checklist), inline=False)
     if state.file_note:
-        embed.add_field(name="File", value=cut(state.file_note, 1024), inline=False)
+        embed.add_field(name="File", value=shorten(state.file_note, 1024), inline=False)
     footer = f"Clip #{clip.id}"
     if clip.sha256:
         footer += f" · sha256 {clip.sha256[:12]}"
@@ -141,7 +138,7 @@ def card_link(clip: Clip) -> str:
 
 def clip_line(clip: Clip, *, with_submitter: bool = True) -> str:
     icon = STATES[clip.status].icon
-    title = discord.utils.escape_markdown(cut(" ".join(clip.title.split()), 60))
+    title = discord.utils.escape_markdown(shorten(" ".join(clip.title.split()), 60))
     bits = [f"{icon} **#{clip.id}** {title}"]
     if clip.version > 1:
         bits.append(f"v{clip.version}")
@@ -157,7 +154,7 @@ def clip_line(clip: Clip, *, with_submitter: bool = True) -> str:
 def queue_embed(clips: Sequence[Clip], *, offset: int, filters: str) -> discord.Embed:
     embed = discord.Embed(title="Clip review queue", colour=discord.Colour.blurple())
     if clips:
-        embed.description = cut("\n".join(clip_line(clip) for clip in clips), 4000)
+        embed.description = shorten("\n".join(clip_line(clip) for clip in clips), 4000)
         embed.set_footer(text=f"{filters} · clips {offset + 1}–{offset + len(clips)}")
     else:
         embed.description = "Nothing here. 🎉" if offset == 0 else "No more clips."
@@ -172,7 +169,7 @@ def audit_line(entry: AuditEntry, *, with_clip: bool = True) -> str:
         start = status_label(entry.from_state) if entry.from_state else "new"
         moved = f" ({start} → {status_label(entry.to_state)})"
     clip = f"**#{entry.clip_id}** " if with_clip else ""
-    reason = f": {cut(entry.reason, 200)}" if entry.reason else ""
+    reason = f": {shorten(entry.reason, 200)}" if entry.reason else ""
     return f"<t:{int(entry.at)}:f> {clip}<@{entry.actor_id}> {what}{moved}{reason}"
 
 
@@ -186,7 +183,7 @@ def lines_embed(title: str, lines: Sequence[str], empty: str) -> discord.Embed:
             break
         kept.append(line)
         size += len(line) + 1
-    embed = discord.Embed(title=cut(title, 256), colour=discord.Colour.blurple())
+    embed = discord.Embed(title=shorten(title, 256), colour=discord.Colour.blurple())
     embed.description = "\n".join(reversed(kept)) or empty
     return embed
 
@@ -212,7 +209,7 @@ def stats_embed(stats: ClipStats) -> discord.Embed:
     ]
     embed.add_field(
         name="Decisions by reviewer",
-        value=cut("\n".join(by_mod), 1024) or "None yet.",
+        value=shorten("\n".join(by_mod), 1024) or "None yet.",
         inline=False,
     )
     return embed

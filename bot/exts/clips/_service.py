@@ -24,9 +24,10 @@ from bot.clips import (
 from bot.clips.errors import format_size
 from bot.errors import NotModerator, UserFacingError
 from bot.exts.clips._intake import ClipIntake
-from bot.exts.clips._render import CardState, card_embed, cut
+from bot.exts.clips._render import CardState, card_embed
 from bot.exts.clips._views import card_view
 from bot.guild_config import GuildConfig
+from bot.render import shorten
 from ingest.documents import Document
 
 log = logging.getLogger(__name__)
@@ -239,7 +240,7 @@ class GreenRoom:
         thread_id = None
         try:
             thread = await message.create_thread(
-                name=cut(f"Clip #{clip.id}: {' '.join(clip.title.split())}", 100),
+                name=shorten(f"Clip #{clip.id}: {' '.join(clip.title.split())}", 100),
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
             )
             thread_id = thread.id
@@ -310,7 +311,7 @@ class GreenRoom:
         if thread is not None:
             try:
                 await thread.send(
-                    cut(f"<@{clip.submitter_id}> {text}", 2000),
+                    shorten(f"<@{clip.submitter_id}> {text}", 2000),
                     allowed_mentions=discord.AllowedMentions(users=[user]),  # only them
                 )
                 return (
@@ -330,7 +331,7 @@ class GreenRoom:
         if not isinstance(channel, discord.TextChannel):
             return "The showcase channel is gone; an admin can set it again."
         embed = discord.Embed(
-            title=cut(" ".join(clip.title.split()), 256),
+            title=shorten(" ".join(clip.title.split()), 256),
             description=f"By <@{clip.submitter_id}> · made with {clip.tool or 'an AI tool'}",
             colour=discord.Colour.green(),
         )
@@ -377,12 +378,13 @@ class GreenRoom:
         lines = [_DONE[action].format(id=clip.id)]
         told = _TOLD[action].format(
             id=clip.id,
-            title=cut(" ".join(clip.title.split()), 80),
+            title=shorten(" ".join(clip.title.split()), 80),
             guild=guild.name,
             actor=f"<@{actor_id}>",
         )
         if reason.strip():
-            told += f"\n{'Note' if action == A.APPROVE else 'Reason'}: {cut(reason.strip(), 1000)}"
+            label = "Note" if action == A.APPROVE else "Reason"
+            told += f"\n{label}: {shorten(reason.strip(), 1000)}"
         if step := _NEXT_STEP.get(action):
             told += "\n" + step.format(id=clip.id)
         if actor_id != clip.submitter_id:  # a mod deciding on their own clip knows already

@@ -16,17 +16,14 @@ from bot.exts.kb._learned import LearnedCommands
 from bot.exts.kb._sources import SourceCommands
 from bot.exts.kb._views import GapAnswerButton, GapAnswerModal
 from bot.question_log import group_gaps
+from bot.render import shorten
 from ingest.documents import Document
 from knowledge import SyncReport, check_question
-from knowledge.sources import FAILED
+from knowledge.source_registry import FAILED
 
 log = logging.getLogger(__name__)
 
 MOD_ANSWERS_SOURCE = "mod-answers"
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 @app_commands.guild_only()
@@ -80,7 +77,9 @@ class KnowledgeCog(
         query = check_question(query)
         await interaction.response.defer(ephemeral=True, thinking=True)
         hits = await self.services.search(interaction.guild_id, query, k=5)
-        embed = discord.Embed(title=_clip(f"Search: {query}", 256), colour=discord.Colour.blurple())
+        embed = discord.Embed(
+            title=shorten(f"Search: {query}", 256), colour=discord.Colour.blurple()
+        )
         if not hits:
             embed.description = "Nothing in the notes matches."
         for n, hit in enumerate(hits, start=1):
@@ -91,11 +90,13 @@ class KnowledgeCog(
             if c.visibility == "private":  # never quoted in Discord, not even to mods
                 label = c.title
                 where = c.path or c.url or c.doc_id
-                body = f"{scores} · private note, not quoted\n`{_clip(where, 900)}`"
+                body = f"{scores} · private note, not quoted\n`{shorten(where, 900)}`"
             else:
                 label = f"{c.title} › {c.heading}" if c.heading else c.title
                 body = f"{scores}\n{c.text}"
-            embed.add_field(name=_clip(f"{n}. {label}", 256), value=_clip(body, 1024), inline=False)
+            embed.add_field(
+                name=shorten(f"{n}. {label}", 256), value=shorten(body, 1024), inline=False
+            )
         await interaction.followup.send(embed=embed, ephemeral=True)
 
     @app_commands.command(name="reload", description="Re-sync the notes from all their sources")
@@ -133,10 +134,10 @@ class KnowledgeCog(
             if outcome.report is not None:
                 report.merge(outcome.report)
             if outcome.result.status == FAILED:
-                problems.append(f"• `{_clip(record.spec.target, 80)}`: {outcome.result.message}")
+                problems.append(f"• `{shorten(record.spec.target, 80)}`: {outcome.result.message}")
         lines = [f"Reloaded {len(records)} source(s): {report.summary()}.", *problems[:5]]
         lines += [f"• `{f.path or f.doc_id}`: {f.reason}" for f in report.failed[:10]]
-        await progress_message.edit(content=_clip("\n".join(lines), 2000))
+        await progress_message.edit(content=shorten("\n".join(lines), 2000))
 
     @app_commands.command(
         name="gaps", description="Questions the notes did not answer, most asked first"
@@ -159,8 +160,8 @@ class KnowledgeCog(
             times = f" (asked {gap.count}×)" if gap.count > 1 else ""
             why = "👎" if q.outcome == "answered" else "not covered"
             embed.add_field(
-                name=_clip(f"#{q.id}{times} · {why}", 256),
-                value=_clip(q.question, 1024),
+                name=shorten(f"#{q.id}{times} · {why}", 256),
+                value=shorten(q.question, 1024),
                 inline=False,
             )
         for gap in groups[:5]:
@@ -225,8 +226,8 @@ class KnowledgeCog(
         channel = interaction.guild.get_channel_or_thread(logged.channel_id)
         if channel is None:
             return ", but I couldn't find the channel where it was asked"
-        content = _clip(
-            f"<@{logged.user_id}> a mod answered your question “{_clip(logged.question, 200)}”:\n"
+        content = shorten(
+            f"<@{logged.user_id}> a mod answered your question “{shorten(logged.question, 200)}”:\n"
             f"{answer_text}",
             2000,
         )

@@ -11,8 +11,7 @@ from discord import app_commands
 
 from bot.checks import is_mod
 from bot.errors import UserFacingError
-from bot.exts.kb._sources import clip
-from bot.render import escape
+from bot.render import escape, shorten
 from knowledge import FAN_AGREEMENT, LearnedEntry
 
 LISTED = 20  # entries listed, newest first
@@ -34,8 +33,8 @@ def describe_entry(entry: LearnedEntry) -> str:
         else f"waiting for {FAN_AGREEMENT - entry.fan_votes} more fan(s) to confirm"
     )
     return (
-        f"**#{entry.id}** “{escape(clip(entry.question, 120))}” → "
-        f"{escape(clip(entry_target(entry), 120))}\n  {' · '.join(votes)} · {state}"
+        f"**#{entry.id}** “{escape(shorten(entry.question, 120))}” → "
+        f"{escape(shorten(entry_target(entry), 120))}\n  {' · '.join(votes)} · {state}"
     )
 
 
@@ -61,7 +60,7 @@ class LearnedCommands:
             more = len(entries) - LISTED
             if more > 0:
                 lines.append(f"… and {more} older")
-            embed.description = clip("\n".join(lines), 4000)
+            embed.description = shorten("\n".join(lines), 4000)
             embed.set_footer(text="/kb learned remove id: forgets one")
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
@@ -77,12 +76,12 @@ class LearnedCommands:
                 " `/kb learned list` shows them. Nothing was changed."
             )
         what = (
-            f" (“{escape(clip(entry.question, 200))}” → {escape(entry_target(entry))})"
+            f" (“{escape(shorten(entry.question, 200))}” → {escape(entry_target(entry))})"
             if entry is not None
             else ""
         )
         await interaction.response.send_message(
-            clip(f"Forgot learned answer #{entry_id}{what}.", 2000), ephemeral=True
+            shorten(f"Forgot learned answer #{entry_id}{what}.", 2000), ephemeral=True
         )
 
     @learned_remove.autocomplete("entry_id")
@@ -96,7 +95,7 @@ class LearnedCommands:
         current = current.lower().lstrip("#")
         return [
             app_commands.Choice(
-                name=clip(f"#{e.id} {e.question} → {entry_target(e)}", 100), value=e.id
+                name=shorten(f"#{e.id} {e.question} → {entry_target(e)}", 100), value=e.id
             )
             for e in entries
             if current in f"{e.id} {e.question.lower()}"

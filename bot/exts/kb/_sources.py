@@ -14,14 +14,15 @@ from discord import app_commands
 
 from bot.checks import ensure_admin, member_of
 from bot.errors import UserFacingError
+from bot.render import shorten
+from ingest.connectors.addresses import is_public_host
 from ingest.connectors.spec import (
     MAX_SCHEDULE_MINUTES,
     MIN_SCHEDULE_MINUTES,
     SourceSpec,
     SourceSpecError,
 )
-from knowledge.source_sync import SourceOutcome, is_public_host
-from knowledge.sources import (
+from knowledge.source_registry import (
     FAILED,
     KEY_PREFIX_CHARS,
     OK,
@@ -29,6 +30,7 @@ from knowledge.sources import (
     SourceResult,
     canonical_spec,
 )
+from knowledge.source_syncer import SourceOutcome
 
 FIRST_SYNC_WAIT_SECONDS = 60.0  # then the reply says the sync goes on in the background
 # Folders and export files are paths on the bot's host: only its operator adds them (CLI).
@@ -43,10 +45,6 @@ _NEEDS_TOKEN = {"notion_page": "Notion", "notion_database": "Notion"}
 _ICONS = {OK: "✅", "partial": "🟡", FAILED: "⚠️"}
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def describe_result(result: SourceResult | None) -> str:
     if result is None:
         return "⏳ not synced yet"
@@ -54,7 +52,7 @@ def describe_result(result: SourceResult | None) -> str:
     if result.failures:
         name, reason = result.failures[0]
         more = f" (+{result.failure_count - 1} more)" if result.failure_count > 1 else ""
-        text += f" First problem: `{clip(name, 80)}`: {reason}{more}"
+        text += f" First problem: `{shorten(name, 80)}`: {reason}{more}"
     return text
 
 
@@ -67,8 +65,9 @@ def describe_source(record: SourceRecord, documents: int) -> str:
     synced = f" · last sync <t:{int(record.last_synced_at)}:R>" if record.last_synced_at else ""
     plural = "" if documents == 1 else "s"
     return (
-        f"• **{record.kind}** `{clip(record.spec.target, 90)}` · {schedule} · "
-        f"{documents} document{plural}{synced}\n  {clip(describe_result(record.last_result), 300)}"
+        f"• **{record.kind}** `{shorten(record.spec.target, 90)}` · {schedule} · "
+        f"{documents} document{plural}{synced}\n"
+        f"  {shorten(describe_result(record.last_result), 300)}"
     )
 
 
@@ -85,12 +84,12 @@ class SourceCommands:
         counts = dict(await self.services.source_counts(interaction.guild_id))
         lines = [describe_source(r, counts.pop(r.source_name, 0)) for r in records]
         # Documents added without a source: mods' answers, approved clips' recipes.
-        lines += [f"• `{clip(name, 80)}`: {count} documents" for name, count in counts.items()]
+        lines += [f"• `{shorten(name, 80)}`: {count} documents" for name, count in counts.items()]
         text = "\n".join(lines) or (
             "No sources yet: `/kb sources add` adds a page, doc or Notion page;"
             " `greenroom ingest PATH --kb <server id>` adds a folder."
         )
-        await interaction.response.send_message(clip(text, 2000), ephemeral=True)
+        await interaction.response.send_message(shorten(text, 2000), ephemeral=True)
 
     @sources.command(name="add", description="Add a web page, sitemap, Google Doc or Notion page")
     @app_commands.describe(
@@ -133,7 +132,7 @@ class SourceCommands:
         outcome = await self._first_sync(kb_name, record.key)
         every = f", re-synced every {schedule} min" if schedule else ""
         await interaction.followup.send(
-            clip(f"Added **{record.kind}** `{record.spec.target}`{every}.\n{outcome}", 2000),
+            shorten(f"Added **{record.kind}** `{record.spec.target}`{every}.\n{outcome}", 2000),
             ephemeral=True,
         )
 
@@ -147,7 +146,7 @@ class SourceCommands:
         record, report = await self.services.sources.remove(str(interaction.guild_id), source)
         plural = "" if report.removed == 1 else "s"
         await interaction.followup.send(
-            clip(
+            shorten(
                 f"Removed **{record.kind}** `{record.spec.target}` and the {report.removed}"
                 f" document{plural} it brought into the notes.",
                 2000,
@@ -162,7 +161,7 @@ class SourceCommands:
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.services.sources.sync(str(interaction.guild_id), source)
         await interaction.followup.send(
-            clip(f"`{outcome.key}`: {describe_result(outcome.result)}", 2000), ephemeral=True
+            shorten(f"`{outcome.key}`: {describe_result(outcome.result)}", 2000), ephemeral=True
         )
 
     @sources_remove.autocomplete("source")
@@ -173,7 +172,7 @@ class SourceCommands:
         records = await self.services.sources.list(str(interaction.guild_id))
         current = current.lower()
         return [
-            app_commands.Choice(name=clip(r.key, 100), value=r.key[:KEY_PREFIX_CHARS])
+            app_commands.Choice(name=shorten(r.key, 100), value=r.key[:KEY_PREFIX_CHARS])
             for r in records
             if current in r.key.lower()
         ][:25]

@@ -8,6 +8,7 @@ import discord
 
 from bot.errors import report_interaction_error
 from bot.modals import opening_id
+from bot.render import shorten
 
 GAP_MODAL_TIMEOUT_S = 3600  # writing an answer for the notes can take a while
 
@@ -70,4 +71,4 @@ class GapAnswerModal(discord.ui.Modal):
 
 def _label(question: str) -> str:
     text = f"Answer: {question}"
-    return text if len(text) <= 45 else text[:44] + "…"
+    return shorten(text, 45)

@@ -1,5 +1,5 @@
 """Live sync inside the bot: watched folders re-synced within seconds of a change, remote
-sources on their schedule. The loops live in knowledge/source_sync.py; this cog starts them
+sources on their schedule. The loops live in knowledge/live_sync.py; this cog starts them
 once the bot is connected (not when `greenroom sync-commands` only loads the extensions) and
 stops them when it is unloaded or the bot closes."""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import discord
 
+from bot.render import shorten
 from bot.twitch.cameo import refund_line
 from bot.twitch.requests import CameoRequest, RequestState
 
@@ -28,9 +29,7 @@ LOOKS: dict[RequestState, tuple[str, discord.Colour]] = {
 def untrusted(text: str, limit: int) -> str:
     """Twitch text made inert for Discord: one line per line, capped, no markdown, no pings."""
     text = text.strip()
-    if len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    text = discord.utils.escape_markdown(text)
+    text = discord.utils.escape_markdown(shorten(text, limit))
     return discord.utils.escape_mentions(text).replace("<", "<\u200b")
 
 
@@ -66,7 +65,7 @@ def request_choice_name(request: CameoRequest) -> str:
     viewer = " ".join((request.user_name or request.user_login).split())[:NAME_LIMIT]
     text = " ".join(request.user_input.split()) or "(no text)"
     name = f"#{request.id} · {viewer}: {text}"
-    return name if len(name) <= 100 else name[:99] + "…"
+    return shorten(name, 100)
 
 
 def request_line(request: CameoRequest) -> str:

@@ -10,10 +10,13 @@ import pytest
 from aiohttp import web
 
 from ingest.connectors import SourceFailed, WebPageSource
-from ingest.connectors.addresses import is_public_address, resolves_to_public_only
+from ingest.connectors.addresses import (
+    is_public_address,
+    is_public_host,
+    resolves_to_public_only,
+)
 from ingest.connectors.base import Fetched
 from ingest.connectors.outbound import PrivateAddressRefused, outbound_client
-from knowledge.source_sync import is_public_host
 from tests.ingest.connectors._helpers import collect
 from tests.ingest.connectors.network_doubles import (
     PRIVATE,

@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ingest.connectors.base import Fetched, FetchResult, SourceFailed, Unchanged
 from ingest.connectors.google_docs import parse_google_doc_id
@@ -26,11 +27,31 @@ from ingest.connectors.spec import SourceSpec, SourceSpecError
 from ingest.connectors.web import normalise_url
 from ingest.documents import LoadFailure, LoadResult
 from ingest.loaders.folder import DEFAULT_MAX_FILE_BYTES, FolderSource, supported_suffixes
-from knowledge.base import KnowledgeError
-from knowledge.sync import Progress, SyncReport
+from knowledge.catalog import Catalog
+from knowledge.errors import KnowledgeError
+from knowledge.indexing import Progress, SyncReport
 
-if TYPE_CHECKING:
-    from knowledge.base import KnowledgeBase
+
+class IndexedStore(Protocol):
+    """What the registry needs of its knowledge base (knowledge/base.py's `KnowledgeBase`,
+    which imports this module: the registry does not import it back)."""
+
+    name: str
+    catalog: Catalog
+
+    def syncing(self) -> AbstractContextManager[None]: ...
+
+    def remove_source(self, source_name: str) -> SyncReport: ...
+
+    def sync_results(
+        self,
+        source_name: str,
+        results: Iterable[LoadResult | FetchResult],
+        *,
+        complete: bool = True,
+        progress: Progress | None = None,
+    ) -> SyncReport: ...
+
 
 OK = "ok"
 PARTIAL = "partial"  # listed completely, but some documents could not be read
@@ -208,7 +229,7 @@ def _check_folder(options: Mapping[str, Any], path: Path) -> None:
 class SourceRegistry:
     """The sources of one knowledge base. Thread-safe; every call is blocking (SQLite)."""
 
-    def __init__(self, kb: KnowledgeBase) -> None:
+    def __init__(self, kb: IndexedStore) -> None:
         self.kb = kb
         self.catalog = kb.catalog
 
@@ -260,7 +281,7 @@ class SourceRegistry:
 
     def remove(self, key: str) -> SyncReport:
         """Unregister a source and remove every document it brought in."""
-        with self.kb._sync_lock:  # a sync of this source must not store after its removal
+        with self.kb.syncing():  # a sync of this source must not store after its removal
             record = self.get(key)
             if record is None:
                 raise KnowledgeError(f"There is no source {key!r} in {self.kb.name!r}.")
@@ -282,7 +303,7 @@ class SourceRegistry:
         `state` is the connector's state after the run (None for folders); it is written only
         after the documents are stored.
         """
-        with self.kb._sync_lock:
+        with self.kb.syncing():
             record = self.get(key)
             if record is None:
                 raise KnowledgeError(f"The source {key!r} was removed; nothing was stored.")
