@@ -4,16 +4,6 @@ No discord import here: the cog renders these values and forwards button clicks 
 `ReviewQueue`. Media functions (probe, fingerprint, ClipStore) block: run them in a thread.
 """
 
-from bot.clips.checks import (
-    CLIP_USES,
-    DEFAULT_USE_RULES,
-    Check,
-    DuplicateMatch,
-    PreflightSettings,
-    UseRule,
-    run_preflight,
-    worst_status,
-)
 from bot.clips.containers import sniff_container
 from bot.clips.download import DownloadedClip, download_clip
 from bot.clips.errors import (
@@ -42,6 +32,7 @@ from bot.clips.errors import (
     UnreadableVideo,
 )
 from bot.clips.export import ExportedClip, ExportManifest, export_clips
+from bot.clips.files import ClipStore, StoredClip
 from bot.clips.fingerprint import (
     NEAR_DUPLICATE_THRESHOLD,
     fingerprint_distance,
@@ -59,11 +50,20 @@ from bot.clips.models import (
     DecisionOutcome,
     ReviewPolicy,
 )
+from bot.clips.preflight import (
+    CLIP_USES,
+    DEFAULT_USE_RULES,
+    Check,
+    DuplicateMatch,
+    PreflightSettings,
+    UseRule,
+    run_preflight,
+    worst_status,
+)
 from bot.clips.probe import VideoInfo, probe_video
 from bot.clips.recipe import recipe_document_text
 from bot.clips.review import ReviewQueue
 from bot.clips.states import ClipStatus, ReviewAction
-from bot.clips.storage import ClipStore, StoredClip
 from bot.clips.terms import DEFAULT_FRANCHISE_TERMS, find_terms
 
 __all__ = [

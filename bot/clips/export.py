@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot.clips.files import ClipStore
 from bot.clips.models import Clip
 from bot.clips.review import ReviewQueue, StatusFilter, status_values
 from bot.clips.states import ClipStatus
-from bot.clips.storage import ClipStore
 
 CSV_COLUMNS = (
     "id",

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.clips.checks import Check
+from bot.clips.preflight import Check
 from bot.clips.probe import VideoInfo
 from bot.clips.states import ClipStatus
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import aiosqlite
 
-from bot.clips.checks import Check
 from bot.clips.models import AuditEntry, Checklist, Clip, ClipDraft, Decision
+from bot.clips.preflight import Check
 from bot.clips.probe import VideoInfo
 from bot.clips.states import DECISION_ACTIONS, START, ClipStatus, ReviewAction
 

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from bot.clips import records
-from bot.clips.checks import DuplicateMatch
 from bot.clips.errors import (
     AlreadyDecided,
     ChecklistContradiction,
@@ -42,6 +41,7 @@ from bot.clips.models import (
     DecisionOutcome,
     ReviewPolicy,
 )
+from bot.clips.preflight import DuplicateMatch
 from bot.clips.schema import ensure_clip_schema, write_lock
 from bot.clips.states import (
     DECIDED_STATUSES,

@@ -8,8 +8,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import ensure_admin, member_of
 from bot.guild_config import GuildConfig, describe
+from bot.permissions import ensure_admin, member_of
 
 TextOrForum = discord.TextChannel | discord.ForumChannel
 

@@ -11,11 +11,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import ensure_mod, is_mod, member_of
 from bot.errors import KB_UNAVAILABLE, SlowDown, UserFacingError, message_for
 from bot.exts.ask._stream import StreamedCard
 from bot.exts.ask._views import answer_view
 from bot.guild_config import GuildConfig
+from bot.permissions import ensure_mod, is_mod, member_of
 from bot.render import answer_embed
 from knowledge import (
     ANSWER,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import discord
 from discord.ext import commands
 
-from bot.checks import is_mod, member_of
 from bot.errors import UserFacingError
+from bot.permissions import is_mod, member_of
 from bot.question_log import LoggedQuestion
 from knowledge import ANSWER, SUGGEST, LearnedEntry
 

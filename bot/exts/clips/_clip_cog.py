@@ -6,7 +6,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import member_of
 from bot.clips import Check, Clip, ClipDraft, ClipStatus, IllegalTransition, NotSubmitter
 from bot.clips.states import ReviewAction, refusal_text, status_label
 from bot.errors import UserFacingError
@@ -22,6 +21,7 @@ from bot.exts.clips._options import (
 from bot.exts.clips._render import CHECK_ICONS, card_embed, clip_line
 from bot.exts.clips._service import GreenRoom, can_review, ensure_creator
 from bot.guild_config import GuildConfig
+from bot.permissions import member_of
 from bot.render import shorten
 
 S = ClipStatus

@@ -5,9 +5,9 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.checks import is_mod
 from bot.clips import CLIP_USES, DEFAULT_USE_RULES, Clip
 from bot.clips.states import STATES, status_label
+from bot.permissions import is_mod
 from bot.render import shorten
 
 TOOLS = ("Sora 2", "Runway", "Kling", "Veo", "other")

@@ -7,7 +7,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import ensure_mod, member_of
 from bot.clips import Checklist, ClipStatus, DecisionOutcome, SelfApproval
 from bot.clips.states import REASON_REQUIRED, ReviewAction, status_label
 from bot.errors import UserFacingError
@@ -34,6 +33,7 @@ from bot.exts.clips._service import (
 )
 from bot.exts.clips._views import ApproveModal, ReasonModal, card_view, queue_view
 from bot.guild_config import GuildConfig
+from bot.permissions import ensure_mod, member_of
 
 S = ClipStatus
 A = ReviewAction

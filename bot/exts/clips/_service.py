@@ -11,7 +11,6 @@ from pathlib import Path
 
 import discord
 
-from bot.checks import is_mod
 from bot.clips import (
     Checklist,
     Clip,
@@ -27,6 +26,7 @@ from bot.exts.clips._intake import ClipIntake
 from bot.exts.clips._render import CardState, card_embed
 from bot.exts.clips._views import card_view
 from bot.guild_config import GuildConfig
+from bot.permissions import is_mod
 from bot.render import shorten
 from ingest.documents import Document
 

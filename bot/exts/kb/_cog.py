@@ -10,11 +10,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.checks import ensure_mod, member_of
 from bot.errors import UserFacingError
 from bot.exts.kb._learned import LearnedCommands
 from bot.exts.kb._sources import SourceCommands
 from bot.exts.kb._views import GapAnswerButton, GapAnswerModal
+from bot.permissions import ensure_mod, member_of
 from bot.question_log import group_gaps
 from bot.render import shorten
 from ingest.documents import Document

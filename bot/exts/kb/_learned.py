@@ -9,8 +9,8 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
-from bot.checks import is_mod
 from bot.errors import UserFacingError
+from bot.permissions import is_mod
 from bot.render import escape, shorten
 from knowledge import FAN_AGREEMENT, LearnedEntry
 

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import discord
 from discord import app_commands
 
-from bot.checks import ensure_admin, member_of
 from bot.errors import UserFacingError
+from bot.permissions import ensure_admin, member_of
 from bot.render import shorten
 from ingest.connectors.addresses import is_public_host
 from ingest.connectors.spec import (

@@ -16,11 +16,11 @@ import discord
 import httpx
 from discord.ext import commands
 
-from bot.checks import ensure_mod, member_of
 from bot.clips import ClipNotFound, ClipStatus
 from bot.errors import UserFacingError
 from bot.exts.twitch._render import request_choice_name, request_embed, requests_page_embed
 from bot.exts.twitch._views import RejectModal, request_view, requests_page_view
+from bot.permissions import ensure_mod, member_of
 from bot.twitch.cameo import CameoQueue
 from bot.twitch.eventsub import EventSubClient, Notification, Revocation
 from bot.twitch.helix import REDEMPTION_ADD, HelixClient, Redemption
