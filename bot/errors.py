@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 import discord
 from discord import app_commands
@@ -47,8 +48,9 @@ def message_for(error: BaseException) -> str | None:
     if isinstance(error, StoreUnavailable):
         return KB_UNAVAILABLE  # the server's address is for the operator's log, not the member
     if isinstance(error, UserFacingError):
-        # A member the error names is a mention (replies ping nobody by default).
-        return error.describe(mention)
+        # A member the error names is a mention (replies ping nobody by default), a moment a
+        # relative timestamp that each reader's client keeps current.
+        return error.describe(mention, relative_time)
     if isinstance(error, app_commands.MissingPermissions):
         return "You don't have permission to use this command. Nothing was changed."
     if isinstance(error, app_commands.NoPrivateMessage):
@@ -62,6 +64,11 @@ def message_for(error: BaseException) -> str | None:
 
 def mention(user_id: int) -> str:
     return f"<@{user_id}>"
+
+
+def relative_time(at: float) -> str:
+    """A unix time as Discord's "3 minutes ago" timestamp."""
+    return discord.utils.format_dt(datetime.fromtimestamp(at, UTC), "R")
 
 
 async def reply_ephemeral(interaction: discord.Interaction, content: str) -> None:

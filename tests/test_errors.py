@@ -31,10 +31,11 @@ def test_value_errors_stay_value_errors() -> None:
     assert issubclass(SettingError, ValueError) and issubclass(SourceSpecError, ValueError)
 
 
-def test_a_named_member_is_a_mention_in_discord_and_text_elsewhere() -> None:
+def test_a_named_member_and_moment_are_discord_markup_in_discord_and_text_elsewhere() -> None:
     error = AlreadyDecided(7, ClipStatus.APPROVED, 42, ReviewAction.APPROVE, 100.0, now=130.0)
     assert error.user_id == 42
-    assert message_for(error) == "Clip #7 was already approved by <@42> 30 s ago."
+    # discord.utils.format_dt(..., "R"): the reader's client shows "30 seconds ago", kept current
+    assert message_for(error) == "Clip #7 was already approved by <@42> <t:100:R>."
     assert str(error) == "Clip #7 was already approved by user 42 30 s ago."
     assert error.describe(lambda uid: f"member {uid}") == error.sentence(f"member {42}")
 

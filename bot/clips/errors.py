@@ -172,18 +172,21 @@ class AlreadyDecided(ReviewError):
         self.seconds_ago = None if at is None else max(0.0, now - at)
         super().__init__(self.sentence(None), user_id=actor_id)
 
-    def sentence(self, user: str | None) -> str:
+    def sentence(self, user: str | None, moment: str | None = None) -> str:
         done = ACTIONS[ReviewAction(self.action)].done if self.action in ACTIONS else ""
         verb = done or STATES[ClipStatus(self.status)].label
         message = f"Clip #{self.clip_id} was already {verb}"
         if user is not None:
             message += f" by {user}"
-        if self.seconds_ago is not None:
+        if moment is not None:
+            message += f" {moment}"
+        elif self.seconds_ago is not None:
             message += f" {_ago(self.seconds_ago)}"
         return message + "."
 
 
 def _ago(seconds: float) -> str:
+    """Plain text for the command line and logs; Discord gets a relative timestamp instead."""
     if seconds < 90:
         return f"{seconds:.0f} s ago"
     if seconds < 90 * 60:

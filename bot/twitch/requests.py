@@ -127,7 +127,7 @@ class RequestAlreadyDecided(RequestError):
         self.actor_id = request.decided_by
         super().__init__(self.sentence(None), user_id=request.decided_by or None)
 
-    def sentence(self, user: str | None) -> str:
+    def sentence(self, user: str | None, moment: str | None = None) -> str:
         by = f" by {user}" if user else ""
         return (
             f"Request #{self.request.id} is already {self.request.state.value}{by}: it can't be"

@@ -23,6 +23,13 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
 
 from ingest.connectors._markdown import join_blocks
 from ingest.connectors.base import (
@@ -117,7 +124,8 @@ class NotionError(Exception):
 
 
 class NotionAPI:
-    """JSON calls with the integration token, retrying 429 (Retry-After) and 5xx (backoff)."""
+    """JSON calls with the integration token; tenacity retries 429 (after Retry-After), 5xx and
+    network errors (exponential backoff), up to `max_retries` times."""
 
     def __init__(
         self,
@@ -155,40 +163,54 @@ class NotionAPI:
             "User-Agent": USER_AGENT,
         }
         url = f"{self._base_url}{path}"
-        attempt = 0
-        while True:
-            try:
-                resp = await self._client.request(
-                    method, url, params=params, json=json, headers=headers, timeout=self._timeout
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._max_retries + 1),
+            wait=_wait,
+            retry=retry_if_exception_type(_Retry),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._attempt(method, url, params, json, headers)
+        except _Retry as exc:  # the retries ran out
+            raise exc.exhausted(self._max_retries) from exc.__cause__
+        raise AssertionError("unreachable: tenacity either returns, retries or raises")
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        json: dict[str, Any] | None,
+        headers: dict[str, str],
+    ) -> dict[str, Any]:
+        """One call; `_Retry` when it may be tried again, NotionError when it may not."""
+        try:
+            resp = await self._client.request(
+                method, url, params=params, json=json, headers=headers, timeout=self._timeout
+            )
+        except httpx.HTTPError as exc:
+            raise _Retry(None, None, describe_http_error(exc)) from exc
+        status = resp.status_code
+        if status == 429 or status >= 500:
+            delay = _retry_after(resp) if status == 429 else None
+            if delay is not None and delay > _MAX_RETRY_AFTER:
+                raise NotionError(
+                    f"Notion asked to wait {delay:g} seconds (rate limited); try again later.",
+                    status=status,
                 )
-            except httpx.HTTPError as exc:
-                if attempt < self._max_retries:
-                    await self._sleep(_backoff(attempt))
-                    attempt += 1
-                    continue
-                raise NotionError(f"Could not reach Notion: {describe_http_error(exc)}") from exc
-            status = resp.status_code
-            if status == 429 or status >= 500:
-                if attempt >= self._max_retries:
-                    raise NotionError(_retry_exhausted(status, attempt), status=status)
-                delay = _retry_after(resp) if status == 429 else None
-                if delay is not None and delay > _MAX_RETRY_AFTER:
-                    raise NotionError(
-                        f"Notion asked to wait {delay:g} seconds (rate limited); try again later.",
-                        status=status,
-                    )
-                await self._sleep(delay if delay is not None else _backoff(attempt))
-                attempt += 1
-                continue
-            if status >= 400:
-                raise _status_error(resp)
-            try:
-                data = resp.json()
-            except ValueError as exc:
-                raise NotionError("Notion sent a malformed answer (not JSON).") from exc
-            if not isinstance(data, dict):
-                raise NotionError("Notion sent a malformed answer (not a JSON object).")
-            return data
+            raise _Retry(status, delay)
+        if status >= 400:
+            raise _status_error(resp)
+        try:
+            data = resp.json()
+        except ValueError as exc:
+            raise NotionError("Notion sent a malformed answer (not JSON).") from exc
+        if not isinstance(data, dict):
+            raise NotionError("Notion sent a malformed answer (not a JSON object).")
+        return data
 
     async def paginate(
         self, method: str, path: str, body: dict[str, Any] | None = None
@@ -224,8 +246,32 @@ class NotionAPI:
         raise NotionError(f"Notion kept paginating past {_MAX_RESULT_PAGES} pages of results.")
 
 
-def _backoff(attempt: int) -> float:
-    return min(30.0, 1.0 * 2**attempt)
+class _Retry(Exception):
+    """A call worth trying again: a 429 or 5xx `status` (None: Notion was not reached), with
+    the wait Notion asked for in `retry_after`, if any."""
+
+    def __init__(self, status: int | None, retry_after: float | None, reason: str = "") -> None:
+        super().__init__(reason or f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+        self.reason = reason
+
+    def exhausted(self, retries: int) -> NotionError:
+        if self.status is None:
+            return NotionError(f"Could not reach Notion: {self.reason}")
+        return NotionError(_retry_exhausted(self.status, retries), status=self.status)
+
+
+_backoff = wait_exponential(multiplier=1, exp_base=2, max=30)  # 1, 2, 4 ... 30 s
+
+
+def _wait(state: RetryCallState) -> float:
+    """Notion's Retry-After when it sent one, otherwise exponential backoff."""
+    outcome = state.outcome
+    error = outcome.exception() if outcome is not None else None
+    if isinstance(error, _Retry) and error.retry_after is not None:
+        return error.retry_after
+    return _backoff(state)
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
