@@ -22,7 +22,10 @@ import numpy as np
 from ingest.chunking import Chunk
 from ingest.documents import Document
 
-_SCHEMA = """
+# Version 1 of the catalog: the schema as it was before catalogs were versioned, written with
+# IF NOT EXISTS so that applying it to such an unversioned catalog (user_version 0) changes
+# nothing but the version. A later change is a new entry in _MIGRATIONS, never an edit here.
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     doc_id TEXT PRIMARY KEY,
@@ -107,6 +110,15 @@ CREATE TABLE IF NOT EXISTS sources (
 );
 """
 
+# PRAGMA user_version -> the script that brings the catalog from the version before it.
+_MIGRATIONS: dict[int, str] = {1: _SCHEMA_V1}
+SCHEMA_VERSION = max(_MIGRATIONS)
+
+
+class CatalogVersionError(RuntimeError):
+    """The catalog was written by a newer Greenroom than this one."""
+
+
 # Words that match nearly every chunk: they slow BM25 down and add nothing to the ranking.
 STOPWORDS = frozenset(
     """a about after again all also am an and any are as at be been before being but by can
@@ -182,11 +194,42 @@ class Catalog:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA foreign_keys=ON")
-            self._conn.executescript(_SCHEMA)
+            try:
+                self._migrate()
+            except BaseException:
+                self._conn.close()
+                raise
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        """Bring the catalog to SCHEMA_VERSION, one version per transaction.
+
+        executescript runs a whole script (triggers included) but commits any open transaction
+        first, so BEGIN, the script, the new user_version and COMMIT are one script.
+        """
+        current = self.schema_version()
+        if current > SCHEMA_VERSION:
+            raise CatalogVersionError(
+                f"{self.path} has catalog version {current}, newer than this Greenroom knows"
+                f" ({SCHEMA_VERSION}); run a newer Greenroom or restore a backup"
+            )
+        for version in range(current + 1, SCHEMA_VERSION + 1):
+            script = _MIGRATIONS[version]
+            try:
+                self._conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{script}\n;PRAGMA user_version = {version};\nCOMMIT;"
+                )
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
 
     def read(self, sql: str, params: Sequence[object] = ()) -> list[sqlite3.Row]:
         with self._lock:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.clips.errors import InvalidTerm
-from bot.clips.schema import ensure_clip_schema, write_lock
+from bot.clips.schema import ensure_clip_schema
 from bot.clips.terms import DEFAULT_FRANCHISE_TERMS, normalize_term
 from bot.storage import Database
 
@@ -54,7 +54,7 @@ class GuildTermStore:
     async def add_franchise_term(self, guild_id: int, term: str, actor_id: int) -> None:
         """Flag `term` in this guild (or switch a removed default back on)."""
         term, key = _checked(term)
-        async with write_lock(self.db), self.db.transaction() as conn:
+        async with self.db.transaction() as conn:
             await conn.execute(
                 "DELETE FROM clip_franchise_overrides WHERE guild_id = ? AND normalized = ?",
                 (guild_id, key),
@@ -70,7 +70,7 @@ class GuildTermStore:
     async def remove_franchise_term(self, guild_id: int, term: str, actor_id: int) -> None:
         """Stop flagging `term` in this guild, whether it was a default or a guild addition."""
         term, key = _checked(term)
-        async with write_lock(self.db), self.db.transaction() as conn:
+        async with self.db.transaction() as conn:
             await conn.execute(
                 "DELETE FROM clip_franchise_overrides WHERE guild_id = ? AND normalized = ?",
                 (guild_id, key),
@@ -91,7 +91,7 @@ class GuildTermStore:
 
     async def add_brand_term(self, guild_id: int, term: str, actor_id: int) -> None:
         term, key = _checked(term)
-        async with write_lock(self.db), self.db.transaction() as conn:
+        async with self.db.transaction() as conn:
             await conn.execute(
                 "INSERT INTO clip_brand_terms (guild_id, normalized, term, actor_id, at)"
                 " VALUES (?, ?, ?, ?, ?) ON CONFLICT(guild_id, normalized) DO UPDATE"
@@ -101,7 +101,7 @@ class GuildTermStore:
 
     async def remove_brand_term(self, guild_id: int, term: str) -> bool:
         _, key = _checked(term)
-        async with write_lock(self.db), self.db.transaction() as conn:
+        async with self.db.transaction() as conn:
             cur = await conn.execute(
                 "DELETE FROM clip_brand_terms WHERE guild_id = ? AND normalized = ?",
                 (guild_id, key),

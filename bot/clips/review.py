@@ -42,7 +42,7 @@ from bot.clips.models import (
     ReviewPolicy,
 )
 from bot.clips.preflight import DuplicateMatch
-from bot.clips.schema import ensure_clip_schema, write_lock
+from bot.clips.schema import ensure_clip_schema
 from bot.clips.states import (
     DECIDED_STATUSES,
     DECISION_ACTIONS,
@@ -590,7 +590,7 @@ class ReviewQueue:
     # --- internals ---------------------------------------------------------------------------
 
     async def _write(self, body: Callable[[aiosqlite.Connection], Awaitable[T | ReviewError]]) -> T:
-        async with write_lock(self.db), self.db.transaction() as conn:
+        async with self.db.transaction() as conn:
             result = await body(conn)
         if isinstance(result, ReviewError):
             raise result

@@ -1,14 +1,36 @@
-"""The clips component's tables, and the one write lock its stores share per database."""
+"""The clips component's tables and triggers, as migrations of the bot's database."""
 
 from __future__ import annotations
-
-import asyncio
-import weakref
 
 from bot.clips.states import ClipStatus
 from bot.storage import Database, Migration
 
 _STATUSES = ", ".join(f"'{status}'" for status in ClipStatus)
+
+# The audit trail and the decisions are append-only. Migration 2 creates the triggers with
+# IF NOT EXISTS: before it, they were created on every open outside the migrations, so a database
+# made then already has some or all of them.
+_APPEND_ONLY_TRIGGERS = [
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
+    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+    for table in ("clip_audit", "clip_decisions")
+    for op in ("UPDATE", "DELETE")
+]
+# INSERT OR REPLACE deletes the row it collides with, and that delete fires no DELETE trigger
+# (unless recursive_triggers is on), so a collision is refused before the insert. A collision
+# is the same id or, for decisions, a second approval by the same mod in the same round.
+_COLLIDES = {
+    "clip_audit": "EXISTS (SELECT 1 FROM clip_audit WHERE id = NEW.id)",
+    "clip_decisions": "EXISTS (SELECT 1 FROM clip_decisions WHERE id = NEW.id) OR"
+    " (NEW.action = 'approve' AND EXISTS (SELECT 1 FROM clip_decisions WHERE"
+    " clip_id = NEW.clip_id AND review_round = NEW.review_round AND actor_id = NEW.actor_id"
+    " AND action = 'approve'))",
+}
+_APPEND_ONLY_TRIGGERS += [
+    f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "
+    f"WHEN {collides} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+    for table, collides in _COLLIDES.items()
+]
 
 CLIPS_MIGRATIONS = [
     Migration(
@@ -97,52 +119,10 @@ CLIPS_MIGRATIONS = [
         )
         """,
     ),
+    Migration(2, ";\n".join(_APPEND_ONLY_TRIGGERS)),
 ]
-
-# Triggers have semicolons inside BEGIN ... END, which Database.migrate's statement splitter
-# would cut apart, so they are created here, idempotently, after the migrations ran (a database
-# made before a trigger was added gets it on its next open).
-_APPEND_ONLY_TRIGGERS = [
-    f"CREATE TRIGGER IF NOT EXISTS {table}_no_{op.lower()} BEFORE {op} ON {table} "
-    f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-    for table in ("clip_audit", "clip_decisions")
-    for op in ("UPDATE", "DELETE")
-]
-# INSERT OR REPLACE deletes the row it collides with, and that delete fires no DELETE trigger
-# (unless recursive_triggers is on), so a collision is refused before the insert. A collision
-# is the same id or, for decisions, a second approval by the same mod in the same round.
-_COLLIDES = {
-    "clip_audit": "EXISTS (SELECT 1 FROM clip_audit WHERE id = NEW.id)",
-    "clip_decisions": "EXISTS (SELECT 1 FROM clip_decisions WHERE id = NEW.id) OR"
-    " (NEW.action = 'approve' AND EXISTS (SELECT 1 FROM clip_decisions WHERE"
-    " clip_id = NEW.clip_id AND review_round = NEW.review_round AND actor_id = NEW.actor_id"
-    " AND action = 'approve'))",
-}
-_APPEND_ONLY_TRIGGERS += [
-    f"CREATE TRIGGER IF NOT EXISTS {table}_no_replace BEFORE INSERT ON {table} "
-    f"WHEN {collides} BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
-    for table, collides in _COLLIDES.items()
-]
-
-_write_locks: weakref.WeakKeyDictionary[Database, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-def write_lock(db: Database) -> asyncio.Lock:
-    """One lock per Database for the clips stores' transactions.
-
-    `Database` shares one connection between all tasks and `transaction()` takes no lock, so
-    two tasks' BEGINs on it would collide; within this component the lock serialises them.
-    """
-    lock = _write_locks.get(db)
-    if lock is None:
-        lock = _write_locks[db] = asyncio.Lock()
-    return lock
 
 
 async def ensure_clip_schema(db: Database) -> None:
-    """Create or upgrade the clips tables and the append-only triggers; safe to call again."""
-    async with write_lock(db):
-        await db.migrate("clips", CLIPS_MIGRATIONS)
-        async with db.transaction() as conn:
-            for statement in _APPEND_ONLY_TRIGGERS:
-                await conn.execute(statement)
+    """Create or upgrade the clips tables and their append-only triggers; safe to call again."""
+    await db.migrate("clips", CLIPS_MIGRATIONS)

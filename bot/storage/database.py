@@ -1,13 +1,16 @@
 """One SQLite database for the bot: async access, WAL mode, per-component schema migrations.
 
 Each feature owns its tables and migrates them under its own component name, so features can
-grow their schema independently: `await db.migrate("clips", CLIPS_MIGRATIONS)`.
+grow their schema independently: `await db.migrate("clips", CLIPS_MIGRATIONS)`. The file's own
+layout (the `schema_versions` table that holds those versions) is `PRAGMA user_version`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -17,15 +20,23 @@ import aiosqlite
 
 log = logging.getLogger(__name__)
 
+# PRAGMA user_version of the bot's database: 1 = per-component versions in `schema_versions`.
+# A database made before it was set (0) has the same layout and is stamped on open.
+FILE_VERSION = 1
+
 
 @dataclass(frozen=True)
 class Migration:
     version: int
-    sql: str  # one or more statements, run in one transaction
+    sql: str  # one or more statements (triggers included), run in one transaction
 
 
 class Database:
-    """A single aiosqlite connection in WAL mode; writes are serialised by SQLite itself."""
+    """A single aiosqlite connection in WAL mode, shared by all tasks.
+
+    `transaction()` and `execute()` take this Database's write lock, so one task's transaction
+    never interleaves with another task's writes; callers need no lock of their own.
+    """
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self.conn = conn
@@ -44,10 +55,11 @@ class Database:
         await conn.execute("PRAGMA synchronous=NORMAL")  # durable at each WAL checkpoint
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA busy_timeout=5000")
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_versions ("
-            " component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-        )
+        try:
+            await _prepare(conn, path)
+        except BaseException:
+            await conn.close()
+            raise
         return cls(conn, path)
 
     async def close(self) -> None:
@@ -61,16 +73,23 @@ class Database:
         return int(row[0]) if row else 0
 
     async def migrate(self, component: str, migrations: Sequence[Migration]) -> int:
-        """Apply the migrations of `component` newer than its recorded version, each atomically."""
-        current = await self.schema_version(component)
+        """Apply the migrations of `component` newer than its recorded version, each atomically.
+
+        The version is read again inside each migration's transaction, so two tasks (or two
+        processes) migrating the same component at once apply each migration once.
+        """
         versions = [m.version for m in migrations]
         if versions != sorted(set(versions)):
             raise ValueError(f"migrations of {component!r} must have increasing versions")
+        current = await self.schema_version(component)
         for migration in migrations:
             if migration.version <= current:
                 continue
             async with self.transaction():
-                for statement in _statements(migration.sql):
+                current = await self.schema_version(component)
+                if migration.version <= current:
+                    continue
+                for statement in sql_statements(migration.sql):
                     await self.conn.execute(statement)
                 await self.conn.execute(
                     "INSERT INTO schema_versions(component, version) VALUES (?, ?)"
@@ -108,5 +127,40 @@ class Database:
             return cur.lastrowid or 0
 
 
-def _statements(sql: str) -> list[str]:
-    return [s.strip() for s in sql.split(";") if s.strip()]
+async def _prepare(conn: aiosqlite.Connection, path: Path) -> None:
+    async with conn.execute("PRAGMA user_version") as cur:
+        row = await cur.fetchone()
+    version = int(row[0]) if row else 0
+    if version > FILE_VERSION:
+        raise RuntimeError(
+            f"{path} has database version {version}, newer than this Greenroom knows"
+            f" ({FILE_VERSION}); run a newer Greenroom or restore a backup"
+        )
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_versions ("
+        " component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+    )
+    if version < FILE_VERSION:
+        await conn.execute(f"PRAGMA user_version = {FILE_VERSION}")
+
+
+def sql_statements(sql: str) -> list[str]:
+    """Split a script into whole statements: a `;` inside a trigger's BEGIN ... END, a string
+    or a comment does not end one (SQLite's own `complete_statement` decides)."""
+    statements: list[str] = []
+    pending = ""
+    for piece in sql.split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if _has_code(pending):
+                statements.append(pending.strip())
+            pending = ""
+    if _has_code(pending.removesuffix(";")):
+        statements.append(pending.removesuffix(";").strip())
+    return statements
+
+
+def _has_code(sql: str) -> bool:
+    """False for text that is only whitespace, comments and semicolons."""
+    without_comments = re.sub(r"--[^\n]*|/\*.*?\*/", "", sql, flags=re.DOTALL)
+    return bool(without_comments.strip().strip(";").strip())

@@ -103,16 +103,26 @@ MIGRATIONS = [
         CREATE INDEX twitch_requests_by_clip ON twitch_requests(guild_id, clip_id)
         """,
     ),
-]
-# As for the clips' audit (bot/clips/schema.py): created after the migrations, idempotently.
-_APPEND_ONLY = [
-    "CREATE TRIGGER IF NOT EXISTS twitch_request_audit_no_update BEFORE UPDATE ON"
-    " twitch_request_audit BEGIN SELECT RAISE(ABORT, 'twitch_request_audit is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS twitch_request_audit_no_delete BEFORE DELETE ON"
-    " twitch_request_audit BEGIN SELECT RAISE(ABORT, 'twitch_request_audit is append-only'); END",
-    "CREATE TRIGGER IF NOT EXISTS twitch_request_audit_no_replace BEFORE INSERT ON"
-    " twitch_request_audit WHEN EXISTS (SELECT 1 FROM twitch_request_audit WHERE id = NEW.id)"
-    " BEGIN SELECT RAISE(ABORT, 'twitch_request_audit is append-only'); END",
+    # The audit is append-only (as the clips' audit, bot/clips/schema.py). IF NOT EXISTS: before
+    # this migration the triggers were created on every open, so older databases have them.
+    Migration(
+        3,
+        """
+        CREATE TRIGGER IF NOT EXISTS twitch_request_audit_no_update
+        BEFORE UPDATE ON twitch_request_audit BEGIN
+            SELECT RAISE(ABORT, 'twitch_request_audit is append-only');
+        END;
+        CREATE TRIGGER IF NOT EXISTS twitch_request_audit_no_delete
+        BEFORE DELETE ON twitch_request_audit BEGIN
+            SELECT RAISE(ABORT, 'twitch_request_audit is append-only');
+        END;
+        CREATE TRIGGER IF NOT EXISTS twitch_request_audit_no_replace
+        BEFORE INSERT ON twitch_request_audit
+        WHEN EXISTS (SELECT 1 FROM twitch_request_audit WHERE id = NEW.id) BEGIN
+            SELECT RAISE(ABORT, 'twitch_request_audit is append-only');
+        END
+        """,
+    ),
 ]
 
 
@@ -203,9 +213,6 @@ class RequestStore:
     @classmethod
     async def open(cls, db: Database, clock=time.time) -> RequestStore:
         await db.migrate("twitch", MIGRATIONS)
-        async with db.transaction() as conn:
-            for statement in _APPEND_ONLY:
-                await conn.execute(statement)
         return cls(db, clock)
 
     # --- rewards ----------------------------------------------------------------------------
