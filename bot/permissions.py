@@ -1,4 +1,5 @@
-"""Who may do what: moderator and admin checks shared by commands, buttons and modals."""
+"""Who may do what: the one administrator test, and the moderator, reviewer and creator checks
+shared by commands, buttons and modals."""
 
 from __future__ import annotations
 
@@ -14,11 +15,26 @@ def member_of(interaction: discord.Interaction) -> discord.Member:
     return interaction.user
 
 
-def is_mod(member: discord.Member, config: GuildConfig) -> bool:
+def role_ids(member: discord.Member) -> set[int]:
+    return {role.id for role in member.roles}
+
+
+def is_admin(member: discord.Member) -> bool:
+    """The one administrator test: Administrator or Manage Server."""
     perms = member.guild_permissions
-    return config.is_mod(
-        {role.id for role in member.roles}, administrator=perms.administrator or perms.manage_guild
-    )
+    return perms.administrator or perms.manage_guild
+
+
+def is_mod(member: discord.Member, config: GuildConfig) -> bool:
+    return config.is_mod(role_ids(member), administrator=is_admin(member))
+
+
+def is_streamer(member: discord.Member, config: GuildConfig) -> bool:
+    return config.streamer_role is not None and config.streamer_role in role_ids(member)
+
+
+def can_review(member: discord.Member, config: GuildConfig) -> bool:
+    return is_mod(member, config) or is_streamer(member, config)
 
 
 def ensure_mod(member: discord.Member, config: GuildConfig, what: str = "do that") -> None:
@@ -27,6 +43,18 @@ def ensure_mod(member: discord.Member, config: GuildConfig, what: str = "do that
 
 
 def ensure_admin(member: discord.Member) -> None:
-    perms = member.guild_permissions
-    if not (perms.administrator or perms.manage_guild):
+    if not is_admin(member):
         raise NotAdmin()
+
+
+def ensure_reviewer(member: discord.Member, config: GuildConfig) -> None:
+    if not can_review(member, config):
+        raise NotModerator("review clips")
+
+
+def ensure_creator(member: discord.Member, config: GuildConfig) -> None:
+    if not config.can_submit_clips(role_ids(member), administrator=is_admin(member)):
+        raise UserFacingError(
+            "Only members with the creator role can submit clips. Nothing was sent;"
+            " ask a mod if you'd like to submit one."
+        )

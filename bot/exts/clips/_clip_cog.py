@@ -19,9 +19,10 @@ from bot.exts.clips._options import (
     RequestOption,
 )
 from bot.exts.clips._render import CHECK_ICONS, card_embed, clip_line
-from bot.exts.clips._service import GreenRoom, can_review, ensure_creator
+from bot.exts.clips._service import GreenRoom
+from bot.exts.clips._submit import submit
 from bot.guild_config import GuildConfig
-from bot.permissions import member_of
+from bot.permissions import can_review, ensure_creator, member_of
 from bot.render import shorten
 
 S = ClipStatus
@@ -117,39 +118,25 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
             )
         if not title.strip() or not prompt.strip():
             raise UserFacingError("A clip needs a title and the prompt. Nothing was sent.")
-        channel = self.room.review_channel(interaction.guild, config)
-        if file is not None:
-            self.room.intake.check_declared(file.size, file.content_type)
-        await interaction.response.defer(ephemeral=True, thinking=True)
-        fetched = await self.room.intake.fetch(link)
-        use_key = USE_KEYS.get(use, "other")
-        checks = await self.room.intake.preflight(
-            interaction.guild_id,
-            title=title,
-            prompt=prompt,
-            use=use_key,
-            video=fetched.video,
-            fingerprint=fetched.fingerprint,
-            sha256=fetched.sha256,
-        )
         draft = ClipDraft(
             title=" ".join(title.split()),
             prompt=prompt.strip(),
             tool=tool,
-            use=use_key,
+            use=USE_KEYS.get(use, "other"),
             notes=(notes or "").strip(),
-            sha256=fetched.sha256,
-            file_ext=fetched.extension,
-            source_url=None if file is not None else link,  # attachment links expire
-            fingerprint=fetched.fingerprint,
-            video=fetched.video,
-            preflight=checks,
         )
-        clip = await self.services.clips.submit(interaction.guild_id, member.id, draft)
-        card = await self.room.post_card(channel, clip, config)
-        text = self._submitted_text(clip, card, fetched)
+        done = await submit(
+            self.room,
+            interaction,
+            config,
+            draft,
+            store=lambda d: self.services.clips.submit(interaction.guild_id, member.id, d),
+            file=file,
+            link=link,
+        )
+        text = self._submitted_text(done.clip, done.card, done.fetched)
         if twitch is not None:
-            linked = await twitch.link_clip(interaction.guild_id, request, clip.id, member.id)
+            linked = await twitch.link_clip(interaction.guild_id, request, done.clip.id, member.id)
             text = shorten(f"{linked}\n{text}", 2000)
         await interaction.followup.send(text, ephemeral=True)
 
@@ -187,10 +174,6 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         if refused := refusal_text(old.id, old.status, ReviewAction.RESUBMIT):
             raise IllegalTransition(old.id, old.status, ReviewAction.RESUBMIT, refused)
         link = _link(file, url)
-        channel = self.room.review_channel(interaction.guild, config)
-        if file is not None:
-            self.room.intake.check_declared(file.size, file.content_type)
-        await interaction.response.defer(ephemeral=True, thinking=True)
         changes: dict = {}
         if title is not None and title.strip():
             changes["title"] = " ".join(title.split())
@@ -202,35 +185,26 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
             changes["use"] = USE_KEYS.get(use, "other")
         if notes is not None:
             changes["notes"] = notes.strip()
-        fetched = await self.room.intake.fetch(link) if link else None
-        if fetched is not None:
-            changes.update(
-                sha256=fetched.sha256,
-                file_ext=fetched.extension,
-                source_url=None if file is not None else link,
-                fingerprint=fetched.fingerprint,
-                video=fetched.video,
-            )
-        draft = old.to_draft(**changes)
-        if draft.video is not None:
-            checks = await self.room.intake.preflight(
-                interaction.guild_id,
-                title=draft.title,
-                prompt=draft.prompt,
-                use=draft.use,
-                video=draft.video,
-                fingerprint=draft.fingerprint,
-                sha256=draft.sha256,
-                exclude_family=old.root_id,  # earlier versions are not duplicates
-            )
-            draft = old.to_draft(**changes, preflight=checks)
-        new = await self.services.clips.resubmit(old.id, interaction.guild_id, member.id, draft)
-        card = await self.room.post_card(channel, new, config)
+        done = await submit(
+            self.room,
+            interaction,
+            config,
+            old.to_draft(**changes),
+            store=lambda d: self.services.clips.resubmit(
+                old.id, interaction.guild_id, member.id, d
+            ),
+            file=file,
+            link=link,
+            exclude_family=old.root_id,
+        )
+        new, card = done.clip, done.card
         await self.room.refresh_card(interaction.guild, old.id)
         await self.room.say_in_thread(
             old, f"Version {new.version} is up for review as clip #{new.id}: {card.jump_url}"
         )
-        await interaction.followup.send(self._submitted_text(new, card, fetched), ephemeral=True)
+        await interaction.followup.send(
+            self._submitted_text(new, card, done.fetched), ephemeral=True
+        )
 
     @app_commands.command(name="status", description="Where a clip is in the review")
     async def status(self, interaction: discord.Interaction, clip: ClipOption) -> None:

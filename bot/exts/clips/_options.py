@@ -7,7 +7,7 @@ from discord import app_commands
 
 from bot.clips import CLIP_USES, DEFAULT_USE_RULES, Clip
 from bot.clips.states import STATES, status_label
-from bot.permissions import is_mod
+from bot.permissions import can_review
 from bot.render import shorten
 
 TOOLS = ("Sora 2", "Runway", "Kling", "Veo", "other")
@@ -68,7 +68,7 @@ class ClipId(app_commands.Transformer):
         services = interaction.client.services
         config = await services.guild_configs.get(interaction.guild_id)
         member = interaction.user
-        everything = is_mod(member, config) or member.get_role(config.streamer_role or 0)
+        everything = can_review(member, config)
         clips = await services.clips.search_ids(
             interaction.guild_id, str(value or ""), limit=25 if everything else 100
         )

@@ -25,15 +25,10 @@ from bot.exts.clips._render import (
     queue_embed,
     stats_embed,
 )
-from bot.exts.clips._service import (
-    GreenRoom,
-    ensure_reviewer,
-    is_streamer,
-    policy_for,
-)
+from bot.exts.clips._service import GreenRoom, policy_for
 from bot.exts.clips._views import ApproveModal, ReasonModal, card_view, queue_view
 from bot.guild_config import GuildConfig
-from bot.permissions import ensure_mod, member_of
+from bot.permissions import ensure_mod, ensure_reviewer, is_streamer, member_of
 
 S = ClipStatus
 A = ReviewAction

@@ -1,4 +1,4 @@
-"""The green room's Discord side shared by /clip and /review: who may do what, review cards,
+"""The green room's Discord side shared by /clip and /review: review cards,
 telling the submitter, the showcase and the recipe in the knowledge base."""
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ from bot.clips import (
     recipe_document_text,
 )
 from bot.clips.errors import format_size
-from bot.errors import NotModerator, UserFacingError
+from bot.errors import UserFacingError
 from bot.exts.clips._intake import ClipIntake
 from bot.exts.clips._render import CardState, card_embed
 from bot.exts.clips._views import card_view
 from bot.guild_config import GuildConfig
-from bot.permissions import is_mod
 from bot.render import shorten
 from ingest.documents import Document
 
@@ -75,36 +74,6 @@ def _without_subheadings(markdown: str) -> str:
             line = f"{heading[1]}:"
         lines.append(line)
     return "\n".join(lines) + "\n"
-
-
-# --- who may do what -------------------------------------------------------------------------
-
-
-def role_ids(member: discord.Member) -> set[int]:
-    return {role.id for role in member.roles}
-
-
-def is_streamer(member: discord.Member, config: GuildConfig) -> bool:
-    return config.streamer_role is not None and config.streamer_role in role_ids(member)
-
-
-def can_review(member: discord.Member, config: GuildConfig) -> bool:
-    return is_mod(member, config) or is_streamer(member, config)
-
-
-def ensure_reviewer(member: discord.Member, config: GuildConfig) -> None:
-    if not can_review(member, config):
-        raise NotModerator("review clips")
-
-
-def ensure_creator(member: discord.Member, config: GuildConfig) -> None:
-    perms = member.guild_permissions
-    admin = perms.administrator or perms.manage_guild
-    if not config.can_submit_clips(role_ids(member), administrator=admin):
-        raise UserFacingError(
-            "Only members with the creator role can submit clips. Nothing was sent;"
-            " ask a mod if you'd like to submit one."
-        )
 
 
 def policy_for(config: GuildConfig) -> ReviewPolicy:
