@@ -1,11 +1,11 @@
-"""The green room's Discord side shared by /clip and /review: review cards,
-telling the submitter, the showcase and the recipe in the knowledge base."""
+"""The green room's Discord side shared by /clip and /review: review cards, their threads,
+telling the submitter, the showcase and the recipe in the knowledge base. Who may do what is in
+`bot.permissions`, the message texts in `_messages`, the recipe document in `_recipes`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import weakref
 from pathlib import Path
 
@@ -18,62 +18,22 @@ from bot.clips import (
     DecisionOutcome,
     ReviewAction,
     ReviewPolicy,
-    recipe_document_text,
 )
 from bot.clips.errors import format_size
 from bot.errors import UserFacingError
 from bot.exts.clips._intake import ClipIntake
+from bot.exts.clips._messages import done_text, told_text
+from bot.exts.clips._recipes import recipe_doc_id, recipe_document
 from bot.exts.clips._render import CardState, card_embed
 from bot.exts.clips._views import card_view
 from bot.guild_config import GuildConfig
 from bot.render import shorten
-from ingest.documents import Document
 
 log = logging.getLogger(__name__)
 
 S = ClipStatus
 A = ReviewAction
-RECIPE_SOURCE = "clip-recipes"
 THREAD_ARCHIVE_MINUTES = 10080  # a week: reviews can take a while
-
-
-def recipe_doc_id(clip: Clip) -> str:
-    return f"{RECIPE_SOURCE}::{clip.root_id}"
-
-
-def recipe_document(clip: Clip) -> Document:
-    """The clip's recipe for the knowledge base, as one passage.
-
-    The knowledge base cuts documents at headings, and the recipe's sections are a line or two
-    each: "how did you make X?" then matched the one-line "Settings" section best and answered
-    "No settings recorded.". As one passage the answer quotes the prompt.
-    """
-    title, markdown = recipe_document_text(clip)
-    return Document(
-        doc_id=recipe_doc_id(clip),
-        title=title,
-        text=_without_subheadings(markdown),
-        source=RECIPE_SOURCE,
-        metadata={"clip_id": str(clip.id), "version": str(clip.version)},
-    )
-
-
-_SUBHEADING = re.compile(r"#{2,6}[ \t]+(.+?)[ \t]*")
-
-
-def _without_subheadings(markdown: str) -> str:
-    """`## Prompt` becomes `Prompt:`, except inside code fences (a prompt is quoted as is)."""
-    lines, fence = [], ""
-    for line in markdown.splitlines():
-        ticks = len(line) - len(line.lstrip("`"))
-        if not fence and ticks >= 3:
-            fence = "`" * ticks
-        elif fence and line.strip() == fence:
-            fence = ""
-        elif not fence and (heading := _SUBHEADING.fullmatch(line)):
-            line = f"{heading[1]}:"
-        lines.append(line)
-    return "\n".join(lines) + "\n"
 
 
 def policy_for(config: GuildConfig) -> ReviewPolicy:
@@ -81,32 +41,6 @@ def policy_for(config: GuildConfig) -> ReviewPolicy:
         approvals_required=max(1, config.approvals_required),
         streamer_role_can_veto=config.streamer_can_veto,
     )
-
-
-# --- what the submitter is told --------------------------------------------------------------
-
-_TOLD = {
-    A.APPROVE: "🎉 Your clip #{id} “{title}” was approved in **{guild}**.",
-    A.REJECT: "Your clip #{id} “{title}” was rejected in **{guild}** by {actor}.",
-    A.VETO: "Your clip #{id} “{title}” was vetoed by the streamer in **{guild}**.",
-    A.REQUEST_CHANGES: "The mods in **{guild}** asked for changes to your clip #{id} “{title}”.",
-    A.HOLD: "Your clip #{id} “{title}” was put on hold in **{guild}** by {actor}.",
-    A.REOPEN: "Your clip #{id} “{title}” was reopened for review in **{guild}** by {actor}.",
-    A.PUBLISH: "📺 Your clip #{id} “{title}” was marked as used on stream in **{guild}**.",
-}
-_NEXT_STEP = {
-    A.REJECT: "You can send a new version with `/clip resubmit clip:{id}`.",
-    A.REQUEST_CHANGES: "Send the new version with `/clip resubmit clip:{id}`.",
-}
-_DONE = {
-    A.APPROVE: "Approved clip #{id}.",
-    A.REJECT: "Rejected clip #{id}.",
-    A.VETO: "Vetoed clip #{id}.",
-    A.REQUEST_CHANGES: "Sent clip #{id} back for changes.",
-    A.HOLD: "Put clip #{id} on hold.",
-    A.REOPEN: "Reopened clip #{id} for review.",
-    A.PUBLISH: "Marked clip #{id} published.",
-}
 
 
 class GreenRoom:
@@ -344,18 +278,8 @@ class GreenRoom:
                 f"Approval counted: clip #{clip.id} has {len(outcome.approvals)} of"
                 f" {outcome.approvals_required}; it needs {missing} more from other mods."
             ]
-        lines = [_DONE[action].format(id=clip.id)]
-        told = _TOLD[action].format(
-            id=clip.id,
-            title=shorten(" ".join(clip.title.split()), 80),
-            guild=guild.name,
-            actor=f"<@{actor_id}>",
-        )
-        if reason.strip():
-            label = "Note" if action == A.APPROVE else "Reason"
-            told += f"\n{label}: {shorten(reason.strip(), 1000)}"
-        if step := _NEXT_STEP.get(action):
-            told += "\n" + step.format(id=clip.id)
+        lines = [done_text(action, clip.id)]
+        told = told_text(clip, action, guild.name, actor_id, reason)
         if actor_id != clip.submitter_id:  # a mod deciding on their own clip knows already
             lines.append(await self.notify_submitter(clip, told))
         if action == A.APPROVE:
