@@ -199,7 +199,7 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         )
         new, card = done.clip, done.card
         await self.room.refresh_card(interaction.guild, old.id)
-        await self.room.say_in_thread(
+        await self.room.messenger.say_in_thread(
             old, f"Version {new.version} is up for review as clip #{new.id}: {card.jump_url}"
         )
         await interaction.followup.send(

@@ -1,9 +1,16 @@
-"""What the submitter and the reviewer are told after a review act (no discord import)."""
+"""What the submitter and the reviewer are told after a review act, and how: a DM to the
+submitter, or a mention in the card's thread when their DMs are closed."""
 
 from __future__ import annotations
 
+import logging
+
+import discord
+
 from bot.clips import Clip, ReviewAction
 from bot.render import shorten
+
+log = logging.getLogger(__name__)
 
 A = ReviewAction
 
@@ -50,3 +57,58 @@ def told_text(clip: Clip, action: ReviewAction, guild_name: str, actor_id: int, 
     if step := _NEXT_STEP.get(action):
         told += "\n" + step.format(id=clip.id)
     return told
+
+
+class Messenger:
+    """Posts in a clip's review thread and tells its submitter."""
+
+    def __init__(self, bot) -> None:
+        self.bot = bot
+
+    async def thread(self, clip: Clip) -> discord.Thread | None:
+        if clip.thread_id is None:
+            return None
+        guild = self.bot.get_guild(clip.guild_id)
+        thread = guild.get_thread(clip.thread_id) if guild else None
+        if thread is None:
+            try:
+                thread = await self.bot.fetch_channel(clip.thread_id)
+            except discord.HTTPException:
+                return None
+        return thread if isinstance(thread, discord.Thread) else None
+
+    async def say_in_thread(self, clip: Clip, text: str) -> None:
+        thread = await self.thread(clip)
+        if thread is not None:
+            try:
+                await thread.send(text)
+            except discord.HTTPException:
+                log.info("could not post in the thread of clip %s", clip.id, exc_info=True)
+
+    async def notify_submitter(self, clip: Clip, text: str) -> str:
+        """DM the submitter; if their DMs are closed, mention them in the card's thread."""
+        user = discord.Object(id=clip.submitter_id)
+        try:
+            dm = await self.bot.create_dm(user)
+            await dm.send(text)
+            return f"Told <@{clip.submitter_id}> by DM."
+        except discord.Forbidden:
+            pass
+        except discord.HTTPException:
+            log.warning("could not DM the submitter of clip %s", clip.id, exc_info=True)
+        thread = await self.thread(clip)
+        if thread is not None:
+            try:
+                await thread.send(
+                    shorten(f"<@{clip.submitter_id}> {text}", 2000),
+                    allowed_mentions=discord.AllowedMentions(users=[user]),  # only them
+                )
+                return (
+                    f"<@{clip.submitter_id}>'s DMs are closed, so I mentioned them in the"
+                    " card's thread."
+                )
+            except discord.HTTPException:
+                log.info("could not post in the thread of clip %s", clip.id, exc_info=True)
+        return (
+            f"I couldn't reach <@{clip.submitter_id}>: their DMs are closed and there's no thread."
+        )

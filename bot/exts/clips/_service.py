@@ -1,6 +1,6 @@
-"""The green room's Discord side shared by /clip and /review: review cards, their threads,
-telling the submitter, the showcase and the recipe in the knowledge base. Who may do what is in
-`bot.permissions`, the message texts in `_messages`, the recipe document in `_recipes`."""
+"""The green room's Discord side shared by /clip and /review: review cards and what follows a
+review act (the showcase, the recipe in the knowledge base). Who may do what is in
+`bot.permissions`; the message texts and the DMs in `_messages`; the recipe in `_recipes`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from bot.clips import (
 from bot.clips.errors import format_size
 from bot.errors import UserFacingError
 from bot.exts.clips._intake import ClipIntake
-from bot.exts.clips._messages import done_text, told_text
+from bot.exts.clips._messages import Messenger, done_text, told_text
 from bot.exts.clips._recipes import recipe_doc_id, recipe_document
 from bot.exts.clips._render import CardState, card_embed
 from bot.exts.clips._views import card_view
@@ -50,6 +50,7 @@ class GreenRoom:
         self.bot = bot
         self.services = bot.services
         self.intake = ClipIntake(bot.services)
+        self.messenger = Messenger(bot)
         self._card_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
@@ -177,55 +178,7 @@ class GreenRoom:
             except discord.HTTPException:
                 log.warning("could not update the card of clip %s", clip.id, exc_info=True)
 
-    async def _thread(self, clip: Clip) -> discord.Thread | None:
-        if clip.thread_id is None:
-            return None
-        guild = self.bot.get_guild(clip.guild_id)
-        thread = guild.get_thread(clip.thread_id) if guild else None
-        if thread is None:
-            try:
-                thread = await self.bot.fetch_channel(clip.thread_id)
-            except discord.HTTPException:
-                return None
-        return thread if isinstance(thread, discord.Thread) else None
-
-    async def say_in_thread(self, clip: Clip, text: str) -> None:
-        thread = await self._thread(clip)
-        if thread is not None:
-            try:
-                await thread.send(text)
-            except discord.HTTPException:
-                log.info("could not post in the thread of clip %s", clip.id, exc_info=True)
-
     # --- after a decision ----------------------------------------------------------------
-
-    async def notify_submitter(self, clip: Clip, text: str) -> str:
-        """DM the submitter; if their DMs are closed, mention them in the card's thread."""
-        user = discord.Object(id=clip.submitter_id)
-        try:
-            dm = await self.bot.create_dm(user)
-            await dm.send(text)
-            return f"Told <@{clip.submitter_id}> by DM."
-        except discord.Forbidden:
-            pass
-        except discord.HTTPException:
-            log.warning("could not DM the submitter of clip %s", clip.id, exc_info=True)
-        thread = await self._thread(clip)
-        if thread is not None:
-            try:
-                await thread.send(
-                    shorten(f"<@{clip.submitter_id}> {text}", 2000),
-                    allowed_mentions=discord.AllowedMentions(users=[user]),  # only them
-                )
-                return (
-                    f"<@{clip.submitter_id}>'s DMs are closed, so I mentioned them in the"
-                    " card's thread."
-                )
-            except discord.HTTPException:
-                log.info("could not post in the thread of clip %s", clip.id, exc_info=True)
-        return (
-            f"I couldn't reach <@{clip.submitter_id}>: their DMs are closed and there's no thread."
-        )
 
     async def showcase(self, guild: discord.Guild, clip: Clip, config: GuildConfig) -> str | None:
         if config.showcase_channel is None:
@@ -281,7 +234,7 @@ class GreenRoom:
         lines = [done_text(action, clip.id)]
         told = told_text(clip, action, guild.name, actor_id, reason)
         if actor_id != clip.submitter_id:  # a mod deciding on their own clip knows already
-            lines.append(await self.notify_submitter(clip, told))
+            lines.append(await self.messenger.notify_submitter(clip, told))
         if action == A.APPROVE:
             lines.append(await self.showcase(guild, clip, config))
             lines.append(await self.publish_recipe(clip))
