@@ -15,9 +15,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from knowledge.catalog import query_terms
+from knowledge.catalog import query_terms, stem_set, stems
 from knowledge.retrieval import Hit
 
 ANSWER, SUGGEST, DECLINE = "answer", "suggest", "decline"
@@ -153,17 +152,6 @@ def _citation_json(c: Citation) -> dict:
     }
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def stems(words: list[str]) -> list[str]:
-    return _stemmer().stemWords(words)
-
-
 def answer_features(question: str, hits: list[Hit]) -> dict[str, float]:
     """The ranking signals of the top hit, which the confidence model weighs."""
     if not hits:
@@ -174,8 +162,8 @@ def answer_features(question: str, hits: list[Hit]) -> dict[str, float]:
         return h.passage if h.passage is not None else (h.dense or 0.0)
 
     second = next((passage(h) for h in hits[1:] if h.chunk.doc_id != top.chunk.doc_id), 0.0)
-    q = set(stems(query_terms(question)))
-    text = set(stems(query_terms(f"{top.chunk.prefix} {top.chunk.text}")))
+    q = stem_set(question)
+    text = stem_set(top.chunk.prefix) | stem_set(top.chunk.text)
     return {
         "passage": passage(top),
         "margin": passage(top) - second,

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,24 @@ def query_terms(text: str) -> list[str]:
         if word not in STOPWORDS and (len(word) > 1 or word.isdigit()):
             seen.setdefault(word, None)
     return list(seen)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def stems(words: list[str]) -> list[str]:
+    """English (Snowball) stems of words, as the answer checks and the reranker compare them."""
+    return _stemmer().stemWords(words)
+
+
+@lru_cache(maxsize=65_536)
+def stem_set(text: str) -> frozenset[str]:
+    """The stems of a text's content words; chunk texts repeat across questions, so cached."""
+    return frozenset(stems(query_terms(text)))
 
 
 @dataclass(frozen=True)

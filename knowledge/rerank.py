@@ -13,11 +13,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from knowledge.catalog import StoredChunk, query_terms
+from knowledge.catalog import StoredChunk, stem_set
 
 RERANK_FEATURES = (
     "passage",  # cosine of the best passage (whole chunk or a sentence window)
@@ -54,23 +53,6 @@ class RerankModel:
         return features @ np.asarray(self.weights) + self.bias
 
 
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def stem_set(text: str) -> frozenset[str]:
-    return frozenset(_stemmer().stemWords(query_terms(text)))
-
-
-@lru_cache(maxsize=65_536)
-def _chunk_stems(text: str) -> frozenset[str]:
-    """A chunk's word stems; chunk texts repeat across questions, so they are cached."""
-    return stem_set(text)
-
-
 def candidate_features(
     question: str,
     chunks: Sequence[StoredChunk],
@@ -96,7 +78,7 @@ def candidate_features(
     rows = []
     for i, chunk in enumerate(chunks):
         p, d = passages[i], dense[i]
-        text = _chunk_stems(chunk.prefix) | _chunk_stems(chunk.text)
+        text = stem_set(chunk.prefix) | stem_set(chunk.text)
         siblings = [j for j in by_doc[chunk.doc_id] if j != i]
         rows.append(
             (
@@ -107,11 +89,11 @@ def candidate_features(
                 _reciprocal(lexical_ranks[i]),
                 (lexical[i] or 0.0) / top_bm25 if top_bm25 > 0 else 0.0,
                 len(q & text) / len(q) if q else 0.0,
-                len(q & _chunk_stems(chunk.prefix)) / len(q) if q else 0.0,
+                len(q & stem_set(chunk.prefix)) / len(q) if q else 0.0,
                 math.log1p(len(siblings)),
                 max((best[j] for j in siblings), default=0.0),
                 1.0 / (1 + passage_rank[i]),
-                len(q & _chunk_stems(chunk.text[p.span[0] : p.span[1]])) / len(q)
+                len(q & stem_set(chunk.text[p.span[0] : p.span[1]])) / len(q)
                 if q and p is not None
                 else 0.0,
                 1.0 if chunk.index == 0 else 0.0,
