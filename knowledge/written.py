@@ -38,10 +38,9 @@ from knowledge.answer import (
     Answer,
     citation_for,
     distinct,
-    stems,
     suggestions_for,
 )
-from knowledge.catalog import query_terms
+from knowledge.catalog import query_terms, stems
 from knowledge.retrieval import Hit
 
 log = logging.getLogger(__name__)
