@@ -34,10 +34,8 @@ def add_twitch_parser(sub: Any) -> None:
     tw.add_parser("status", help="the login, its scopes and the linked rewards")
 
 
-def _clients(settings: Settings, http):
-    from bot.twitch.helix import HelixClient
-    from bot.twitch.oauth import TwitchOAuth
-    from bot.twitch.tokens import TokenStore
+def _app(settings: Settings):
+    """The app's client id and secret (a `Secret`, or None)."""
     from ingest.connectors.base import Secret
 
     if not settings.twitch_client_id:
@@ -46,12 +44,18 @@ def _clients(settings: Settings, http):
             " Twitch's developer console and set its client id and secret"
         )
     raw = settings.twitch_client_secret.get_secret_value() if settings.twitch_client_secret else ""
-    oauth = TwitchOAuth(
-        http, settings.twitch_client_id, Secret(raw) if raw else None,
-        auth_url=settings.twitch_auth_url,
+    return settings.twitch_client_id, Secret(raw) if raw else None
+
+
+def _helix(settings: Settings):
+    from bot.twitch.helix import HelixClient
+    from bot.twitch.tokens import TokenStore
+
+    client_id, secret = _app(settings)
+    return HelixClient(
+        client_id, secret, TokenStore(settings.twitch_tokens_path),
+        api_url=settings.twitch_api_url, auth_url=settings.twitch_auth_url,
     )  # fmt: skip
-    store = TokenStore(settings.twitch_tokens_path)
-    return oauth, store, HelixClient(http, oauth, store, api_url=settings.twitch_api_url)
 
 
 def cmd_twitch(args: argparse.Namespace, settings: Settings) -> int:
@@ -65,17 +69,18 @@ def cmd_twitch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _login(args, settings: Settings) -> int:
-    import httpx
+    from bot.twitch.oauth import DeviceLogin
+    from bot.twitch.tokens import TokenStore
 
-    async with httpx.AsyncClient(timeout=15) as http:
-        oauth, store, _ = _clients(settings, http)
-        code = await oauth.start_device_login()
-        print(
-            f"Open {code.verification_uri} as the broadcaster and enter the code"
-            f" {code.user_code} (it expires in {code.expires_in / 60:.0f} minutes).",
-            flush=True,
-        )
-        tokens = await oauth.finish_device_login(code)
+    client_id, secret = _app(settings)
+    login = DeviceLogin(client_id, secret, auth_url=settings.twitch_auth_url)
+    user_code, url = await login.start()
+    print(
+        f"Open {url} as the broadcaster and enter the code {user_code} (it expires in 30 minutes).",
+        flush=True,
+    )
+    tokens = await login.finish()
+    store = TokenStore(settings.twitch_tokens_path)
     await asyncio.to_thread(store.save, tokens)
     print(
         f"Logged in to Twitch as {tokens.login} (id {tokens.user_id});"
@@ -93,27 +98,24 @@ async def _open_store(settings: Settings):
 
 
 async def _reward_create(args, settings: Settings) -> int:
-    import httpx
-
     if args.cost < 1:
         raise TwitchCliError("--cost must be at least 1 channel point")
-    async with httpx.AsyncClient(timeout=15) as http:
-        _, _, helix = _clients(settings, http)
-        tokens = helix.current_tokens()
-        db, store = await _open_store(settings)
-        try:
-            for linked in await store.rewards(args.guild):
-                if linked.broadcaster_id != tokens.user_id:
-                    raise TwitchCliError(
-                        f"server {args.guild} is linked to the Twitch channel"
-                        f" {linked.broadcaster_login}, not {tokens.login}"
-                    )
-            reward = await helix.create_custom_reward(
-                tokens.user_id, args.title, args.cost, prompt=args.prompt
-            )
-            await store.add_reward(args.guild, reward, tokens.login)
-        finally:
-            await db.close()
+    helix = _helix(settings)
+    tokens = helix.current_tokens()
+    db, store = await _open_store(settings)
+    try:
+        for linked in await store.rewards(args.guild):
+            if linked.broadcaster_id != tokens.user_id:
+                raise TwitchCliError(
+                    f"server {args.guild} is linked to the Twitch channel"
+                    f" {linked.broadcaster_login}, not {tokens.login}"
+                )
+        reward = await helix.create_custom_reward(
+            tokens.user_id, args.title, args.cost, prompt=args.prompt
+        )
+        await store.add_reward(args.guild, reward, tokens.login)
+    finally:
+        await db.close()
     print(
         f"Created the reward “{reward.title}” ({reward.cost} points, id {reward.id}) on"
         f" {tokens.login}'s channel for server {args.guild}."
@@ -124,30 +126,29 @@ async def _reward_create(args, settings: Settings) -> int:
 
 
 async def _status(args, settings: Settings) -> int:
-    import httpx
-
     from bot.twitch.errors import TwitchUnavailable
+    from bot.twitch.helix import validate
 
     print(f"client id: {settings.twitch_client_id or '(not set: GREENROOM_TWITCH_CLIENT_ID)'}")
     print(f"client secret: {'set' if settings.twitch_client_secret else '(not set)'}")
-    async with httpx.AsyncClient(timeout=15) as http:
-        oauth, store, _ = _clients(settings, http)
-        tokens = store.load()
-        if tokens is None:
-            print("login: none; run `greenroom twitch login`")
-        else:
-            mode = stat.S_IMODE(store.path.stat().st_mode)
-            print(f"login: {tokens.login} (id {tokens.user_id}); scopes: {' '.join(tokens.scopes)}")
-            print(f"token file: {store.path} (mode {mode:04o})")
-            if tokens.expires_at:
-                left = tokens.expires_at - time.time()
-                state = f"in {left / 60:.0f} min" if left > 0 else "expired (refreshed on use)"
-                print(f"access token expires: {state}")
-            try:
-                info = await oauth.validate(tokens.access_token)
-                print("Twitch says: " + ("valid" if info else "not valid (refreshed on use)"))
-            except TwitchUnavailable as exc:
-                print(f"Twitch says: could not check ({exc})")
+    helix = _helix(settings)
+    store = helix.tokens
+    tokens = store.load()
+    if tokens is None:
+        print("login: none; run `greenroom twitch login`")
+    else:
+        mode = stat.S_IMODE(store.path.stat().st_mode)
+        print(f"login: {tokens.login} (id {tokens.user_id}); scopes: {' '.join(tokens.scopes)}")
+        print(f"token file: {store.path} (mode {mode:04o})")
+        if tokens.expires_at:
+            left = tokens.expires_at - time.time()
+            state = f"in {left / 60:.0f} min" if left > 0 else "expired (refreshed on use)"
+            print(f"access token expires: {state}")
+        try:
+            info = await validate(tokens.access_token, settings.twitch_auth_url)
+            print("Twitch says: " + ("valid" if info else "not valid (refreshed on use)"))
+        except TwitchUnavailable as exc:
+            print(f"Twitch says: could not check ({exc})")
     if not settings.database_path.exists():
         print("rewards: none yet")
         return 0
@@ -164,6 +165,21 @@ async def _status(args, settings: Settings) -> int:
                 f" server {reward.guild_id}: {len(open_)} open or accepted requests,"
                 f" {len(pending)} Twitch updates pending"
             )
+            print(f"  EventSub: {_eventsub_line(*await store.eventsub_status(reward.reward_id))}")
     finally:
         await db.close()
     return 0
+
+
+def _eventsub_line(status: str, since: float | None) -> str:
+    """How the bot last heard from EventSub about a reward's redemptions."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since)) if since else ""
+    if status == "enabled":
+        return f"subscribed (since {when})"
+    if status.startswith("revoked"):
+        why = status.partition(": ")[2] or "revoked"
+        return (
+            f"REVOKED by Twitch ({why}) at {when}: no new cards until `greenroom twitch login`"
+            " and a restart of the bot"
+        )
+    return "not subscribed yet (the bot subscribes when it starts)"

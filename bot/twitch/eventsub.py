@@ -1,38 +1,59 @@
-"""EventSub over a WebSocket: the bot needs no public address to hear about redemptions.
+"""Redemptions over EventSub's WebSocket (the bot needs no public address), through twitchAPI's
+`EventSubWebsocket`, its `connection_url` and `subscription_url` pointed where the settings say.
 
-One `EventSubClient.run()` task keeps a session alive for as long as the bot runs:
-- `session_welcome`: the `subscribe(session_id)` callback runs at once (Twitch closes a session
-  that subscribes to nothing within 10 s, so it is bounded by `subscribe_timeout`);
-- keepalives: when nothing arrives for `keepalive_timeout_seconds` (+ a grace), the connection
-  is taken as lost and a new session is opened (and subscribed) on the first URL;
-- `session_reconnect`: the client opens the new URL and waits for its welcome, then reads what
-  is left on the old connection until Twitch closes it, then switches: the subscriptions carry
-  over, and messages are de-duplicated by id, so nothing is lost or handled twice;
-- `revocation`: the `on_revocation` callback hears which subscription ended and why.
+The library connects, takes the `session_welcome`, subscribes (`listen_*`, as the broadcaster),
+opens a new session on the first URL and subscribes again when keepalives stop (twice the
+keepalive timeout) or the socket drops, follows `session_reconnect` to the new URL (reading the
+old connection until the new one is welcomed, then closing it), and hands notifications and
+revocations to handlers.
+
+`RedemptionListener` wraps it, for what it leaves undone:
+- `start()` runs the client in a thread with its own event loop and blocks its caller in a sleep
+  loop until the welcome, with no timeout and no way out; `stop()` blocks too. Both run in
+  worker threads here. `start()` is bounded by `start_timeout`; past it, its thread is released
+  by setting the flag it waits on (`_startup_complete`).
+- Handlers run as tasks it does not keep, on its loop; with `callback_loop` it would create them
+  on the bot's loop from its own thread, which asyncio does not allow (`create_task` is not
+  thread-safe: the bot's loop may not wake for them). So our handlers only put the event on an
+  `asyncio.Queue` of the bot's loop (`call_soon_threadsafe`), and one task of ours (`_pump`,
+  kept, its errors logged) handles them in order.
+- It keeps a list of message ids for de-duplication but never fills it: `_pump` drops a message
+  id it has seen (Twitch may send one on both connections during a `session_reconnect`).
+- It tells no one when it opened a new session, while redemptions in the gap were not sent:
+  `run()` watches `active_session` and calls `on_session` for each new one (the cog then lists
+  the UNFULFILLED redemptions).
+- It exposes no health: its receive task ends on a socket error and its reconnect task ends when
+  every `reconnect_delay_steps` attempt failed, and nothing restarts them. `run()` reads its task
+  list (`_tasks`) and, when they have ended or the first subscribe failed, stops it and starts
+  a new client with back-off.
+- `stop()` waits forever when the client's thread has already ended (its loop is gone): it is
+  called only while that loop runs (`_socket_loop`), from a daemon thread, bounded.
+Those three private attributes (`_startup_complete`, `_tasks`, `_socket_loop`) are the only
+ones used; twitchAPI is pinned to 4.5.0.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
+from twitchAPI.eventsub.websocket import EventSubWebsocket
 
-from bot.twitch.errors import TwitchAuthError
+from bot.twitch.errors import TwitchAuthError, TwitchError, TwitchUnavailable
+from bot.twitch.helix import REDEMPTION_ADD, HelixClient, Redemption
 
 log = logging.getLogger(__name__)
 
 DEFAULT_EVENTSUB_URL = "wss://eventsub.wss.twitch.tv/ws"
-RECONNECT_DELAYS = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)  # the last one repeats
-
-
-class EventSubProtocolError(Exception):
-    """The server said something out of order (no welcome first, a bad frame)."""
+RESTART_DELAYS = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)  # between new clients; the last one repeats
+AUTH_RETRY_SECONDS = 300.0  # no login: look at the token file again this often
+STOP_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +61,7 @@ class Notification:
     message_id: str
     subscription_type: str
     subscription_id: str
-    event: dict[str, Any]
+    redemption: Redemption
 
 
 @dataclass(frozen=True)
@@ -51,190 +72,245 @@ class Revocation:
     condition: dict[str, Any]
 
 
-class _Lost(Exception):
-    """The connection ended or went silent: open a new session."""
+Rewards = Callable[[], Awaitable[Sequence[tuple[str, str]]]]  # (broadcaster_id, reward_id)
 
 
-class EventSubClient:
+class RedemptionListener:
     def __init__(
         self,
+        helix: HelixClient,
         url: str,
         *,
-        subscribe: Callable[[str], Awaitable[None]],
+        rewards: Rewards,
         on_notification: Callable[[Notification], Awaitable[None]],
         on_revocation: Callable[[Revocation], Awaitable[None]] | None = None,
-        http: aiohttp.ClientSession | None = None,
-        keepalive_grace: float = 3.0,
-        welcome_timeout: float = 10.0,
-        subscribe_timeout: float = 9.0,
-        reconnect_delays: Sequence[float] = RECONNECT_DELAYS,
+        on_session: Callable[[str], Awaitable[None]] | None = None,
+        start_timeout: float = 15.0,
+        restart_delays: Sequence[float] = RESTART_DELAYS,
+        auth_retry_seconds: float = AUTH_RETRY_SECONDS,
+        watch_interval: float = 0.1,
         remember: int = 1000,
     ) -> None:
+        self.helix = helix
         self.url = url
-        self.subscribe = subscribe
+        self.rewards = rewards
         self.on_notification = on_notification
         self.on_revocation = on_revocation
-        self._http = http
-        self.keepalive_grace = keepalive_grace
-        self.welcome_timeout = welcome_timeout
-        self.subscribe_timeout = subscribe_timeout
-        self.reconnect_delays = tuple(reconnect_delays) or (1.0,)
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        self.on_session = on_session
+        self.start_timeout = start_timeout
+        self.restart_delays = tuple(restart_delays) or (1.0,)
+        self.auth_retry_seconds = auth_retry_seconds
+        self.watch_interval = watch_interval
         self._remember = remember
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._queue: asyncio.Queue[Notification | Revocation] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ws: EventSubWebsocket | None = None
+        self._tasks: set[asyncio.Task] = set()  # ours, kept until done
         self.session_id: str | None = None
-        self.sessions_opened = 0  # new sessions (each one subscribed); reconnects move one
+        self.sessions_opened = 0  # sessions that were subscribed (a session_reconnect keeps one)
+        self.state = "not started"  # for logs and `status`: listening, starting, failed: ...
         self.connected = asyncio.Event()
 
+    # --- running ----------------------------------------------------------------------------
+
     async def run(self) -> None:
-        """Keep a subscribed session until cancelled; reconnect with back-off on any loss."""
-        own = self._http is None
-        http = self._http or aiohttp.ClientSession()
+        """Listen until cancelled: a client that fails to start or stops working is replaced."""
+        self._loop = asyncio.get_running_loop()
+        pump = asyncio.create_task(self._pump(), name="twitch-eventsub-pump")
         failures = 0
         try:
             while True:
                 try:
-                    await self._session(http)
-                except (_Lost, EventSubProtocolError, aiohttp.ClientError, TimeoutError) as exc:
-                    log.warning("EventSub connection lost (%s); reconnecting", exc or "silent")
-                # A session that was up is reopened at once; failing to open one backs off.
-                failures = 0 if self.session_id else failures + 1
-                self.connected.clear()
-                self.session_id = None
-                delay = self.reconnect_delays[min(failures, len(self.reconnect_delays) - 1)]
+                    await self._open()
+                    failures = 0
+                    await self._watch()
+                    log.warning("the EventSub client stopped working; starting a new one")
+                except TwitchAuthError as exc:
+                    self.state = f"login needed: {exc}"
+                    log.error("EventSub is off until Twitch is linked again: %s", exc)
+                    await self._close()
+                    await asyncio.sleep(self.auth_retry_seconds)
+                    continue
+                except TwitchError as exc:
+                    self.state = f"failed: {exc}"
+                    log.warning("EventSub could not start (%s); trying again", exc)
+                    failures += 1
+                await self._close()
+                delay = self.restart_delays[min(failures, len(self.restart_delays) - 1)]
                 await asyncio.sleep(delay)
         finally:
-            self.connected.clear()
-            if own:
-                await http.close()
+            await self._close()
+            for task in (pump, *self._tasks):
+                task.cancel()
+            await asyncio.gather(pump, *self._tasks, return_exceptions=True)
 
-    async def _session(self, http: aiohttp.ClientSession) -> None:
-        ws = await http.ws_connect(self.url, autoping=True)
-        try:
-            welcome = await self._welcome(ws)
-            self.session_id = welcome["id"]
-            keepalive = float(welcome.get("keepalive_timeout_seconds") or 10)
-            self.sessions_opened += 1
-            log.info("EventSub session %s open; subscribing", self.session_id)
-            try:
-                await asyncio.wait_for(self.subscribe(self.session_id), self.subscribe_timeout)
-            except TwitchAuthError:
-                raise  # no login to subscribe with: retrying cannot help
-            except Exception as exc:
-                self.session_id = None  # counts as a failure to open: back off
-                raise _Lost(f"subscribing failed: {exc}") from exc
-            self.connected.set()
-            while True:
-                reconnect_url = await self._read(ws, keepalive)
-                # session_reconnect: move to the new URL without losing what the old one sends.
-                new_ws = await http.ws_connect(reconnect_url, autoping=True)
-                try:
-                    welcome = await self._welcome(new_ws)
-                except BaseException:
-                    await new_ws.close()
-                    raise
-                await self._drain(ws, keepalive)
-                await ws.close()
-                ws = new_ws
-                self.session_id = welcome["id"]
-                keepalive = float(welcome.get("keepalive_timeout_seconds") or keepalive)
-                log.info("EventSub session moved to its reconnect URL")
-        finally:
-            await ws.close()
-
-    async def _welcome(self, ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-        message = await self._receive(ws, self.welcome_timeout)
-        if message is None:
-            raise _Lost("closed before the welcome")
-        if message["metadata"].get("message_type") != "session_welcome":
-            raise EventSubProtocolError("the first message was not session_welcome")
-        return message["payload"]["session"]
-
-    async def _receive(self, ws, timeout: float) -> dict[str, Any] | None:
-        """The next JSON message, or None when the socket closed; TimeoutError when silent."""
-        msg = await ws.receive(timeout=timeout)
-        if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING,
-                        aiohttp.WSMsgType.CLOSED):  # fmt: skip
-            return None
-        if msg.type == aiohttp.WSMsgType.ERROR:
-            raise _Lost(f"socket error: {ws.exception()!r}")
-        if msg.type != aiohttp.WSMsgType.TEXT:
-            raise EventSubProtocolError(f"unexpected frame {msg.type!r}")
-        try:
-            return json.loads(msg.data)
-        except ValueError:
-            raise EventSubProtocolError("a frame that is not JSON") from None
-
-    async def _read(self, ws, keepalive: float) -> str:
-        """Handle messages until a session_reconnect (its URL is returned) or a loss (raised)."""
-        while True:
-            try:
-                message = await self._receive(ws, keepalive + self.keepalive_grace)
-            except TimeoutError:
-                raise _Lost(f"no message or keepalive for {keepalive:.0f} s") from None
-            if message is None:
-                raise _Lost(f"closed by Twitch ({ws.close_code})")
-            url = await self._handle(message)
-            if url:
-                return url
-
-    async def _drain(self, ws, keepalive: float) -> None:
-        """Read the old connection until Twitch closes it (bounded), handling what it still
-        sends; a second session_reconnect there is ignored."""
-        while True:
-            try:
-                message = await self._receive(ws, keepalive + self.keepalive_grace)
-            except (TimeoutError, _Lost):
-                return
-            if message is None:
-                return
-            await self._handle(message)
-
-    async def _handle(self, message: dict[str, Any]) -> str | None:
-        metadata = message.get("metadata") or {}
-        kind = metadata.get("message_type")
-        payload = message.get("payload") or {}
-        if kind == "session_keepalive":
-            return None
-        if kind == "session_reconnect":
-            return payload["session"]["reconnect_url"]
-        if kind not in ("notification", "revocation"):
-            log.warning("EventSub sent an unknown message type %r", kind)
-            return None
-        message_id = metadata.get("message_id", "")
-        if message_id in self._seen:
-            log.debug("EventSub message %s arrived twice; handled once", message_id)
-            return None
-        self._seen[message_id] = None
-        while len(self._seen) > self._remember:
-            self._seen.popitem(last=False)
-        subscription = payload.get("subscription") or {}
-        if kind == "revocation":
-            log.warning(
-                "Twitch revoked EventSub subscription %s (%s)",
-                subscription.get("id"),
-                subscription.get("status"),
+    async def _open(self) -> None:
+        self.state = "starting"
+        twitch = await self.helix.twitch()
+        ws = EventSubWebsocket(
+            twitch,
+            connection_url=self.url,
+            subscription_url=self.helix.api_url,
+            revocation_handler=self._heard_revocation,
+        )
+        self._ws = ws
+        await self._start(ws)
+        session = ws.active_session.id
+        for broadcaster_id, reward_id in await self.rewards():
+            # One attempt: a session that is not subscribed within 10 s is closed by Twitch, so
+            # a failure here starts over with a new client rather than retrying on this one.
+            await self.helix.attempt(
+                "subscribe to redemptions", self._subscription(ws, broadcaster_id, reward_id)
             )
-            if self.on_revocation is not None:
-                await self.on_revocation(
-                    Revocation(
-                        subscription_id=subscription.get("id", ""),
-                        subscription_type=subscription.get("type", ""),
-                        status=subscription.get("status", ""),
-                        condition=subscription.get("condition") or {},
-                    )
-                )
-            return None
-        try:
-            await self.on_notification(
-                Notification(
-                    message_id=message_id,
-                    subscription_type=metadata.get("subscription_type")
-                    or subscription.get("type", ""),
-                    subscription_id=subscription.get("id", ""),
-                    event=payload.get("event") or {},
-                )
+        self._new_session(session)
+        self.state = "listening"
+        self.connected.set()
+
+    def _subscription(self, ws: EventSubWebsocket, broadcaster_id: str, reward_id: str):
+        def subscribe() -> Awaitable[str]:
+            return ws.listen_channel_points_custom_reward_redemption_add(
+                broadcaster_id, self._heard_redemption, reward_id=reward_id
             )
+
+        return subscribe
+
+    async def _start(self, ws: EventSubWebsocket) -> None:
+        started = asyncio.ensure_future(asyncio.to_thread(ws.start))
+        try:
+            await asyncio.wait_for(asyncio.shield(started), self.start_timeout)
+        except TimeoutError:
+            ws._startup_complete = True  # releases start()'s wait loop (module docstring)
+            await started
+            raise TwitchUnavailable(
+                f"EventSub sent no welcome within {self.start_timeout:.0f} s"
+            ) from None
+        except Exception as exc:  # e.g. UnauthorizedException: no user login set
+            raise TwitchUnavailable(f"EventSub did not start ({type(exc).__name__})") from None
+
+    async def _watch(self) -> None:
+        """Until the client's own tasks end: report each new session it opens."""
+        ws = self._ws
+        while True:
+            await asyncio.sleep(self.watch_interval)
+            tasks = getattr(ws, "_tasks", None) or []
+            if tasks and all(task.done() for task in tasks):
+                return
+            session = ws.active_session
+            if session is not None and session.id != self.session_id:
+                self._new_session(session.id)
+
+    def _new_session(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.sessions_opened += 1
+        log.info("EventSub session %s is listening", session_id)
+        if self.on_session is not None:
+            self._spawn(self.on_session(session_id), "twitch-eventsub-session")
+
+    async def _close(self) -> None:
+        self.connected.clear()
+        ws, self._ws = self._ws, None
+        loop = None if ws is None else ws._socket_loop
+        if loop is None or not loop.is_running():
+            return  # its thread already ended: stop() would wait for it forever
+        # stop() blocks until the client's loop has closed the socket: a daemon thread, so a
+        # stop that never returns cannot hold the process open.
+        done = asyncio.get_running_loop().create_future()
+        self._in_thread(lambda: asyncio.run(ws.stop()), done)
+        try:
+            await asyncio.wait_for(asyncio.shield(done), STOP_TIMEOUT)
         except Exception:
-            # Twitch still holds the redemption: the next start's catch-up finds it.
-            log.exception("handling EventSub message %s failed", message_id)
-        return None
+            log.warning("the EventSub client did not stop cleanly", exc_info=True)
+
+    @staticmethod
+    def _in_thread(work: Callable[[], Any], done: asyncio.Future) -> None:
+        loop = done.get_loop()
+
+        def run() -> None:
+            try:
+                result, error = work(), None
+            except BaseException as exc:  # handed back to the waiting loop
+                result, error = None, exc
+
+            def settle() -> None:
+                if done.done():
+                    return
+                if error is None:
+                    done.set_result(result)
+                else:
+                    done.set_exception(error)
+
+            # RuntimeError: the bot's loop has closed, nobody waits any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(settle)
+
+        threading.Thread(target=run, name="twitch-eventsub-stop", daemon=True).start()
+
+    def _spawn(self, coro: Awaitable[Any], name: str) -> None:
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.error("%s failed", task.get_name(), exc_info=(type(exc), exc, exc.__traceback__))
+
+    # --- the handlers the library calls (on its own loop, in its thread) --------------------
+
+    def _hand_over(self, item: Notification | Revocation) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, item)
+        except RuntimeError:
+            log.warning("EventSub message %s arrived after the bot stopped", item)
+
+    async def _heard_redemption(self, event: Any) -> None:
+        metadata = getattr(event, "metadata", None)
+        subscription = getattr(event, "subscription", None)
+        self._hand_over(
+            Notification(
+                message_id=getattr(metadata, "message_id", "") or "",
+                subscription_type=getattr(subscription, "type", "") or REDEMPTION_ADD,
+                subscription_id=getattr(subscription, "id", "") or "",
+                redemption=Redemption.from_library(event.event),
+            )
+        )
+
+    async def _heard_revocation(self, payload: dict[str, Any]) -> None:
+        subscription = payload.get("subscription") or {}
+        self._hand_over(
+            Revocation(
+                subscription_id=subscription.get("id", ""),
+                subscription_type=subscription.get("type", ""),
+                status=subscription.get("status", ""),
+                condition=subscription.get("condition") or {},
+            )
+        )
+
+    # --- on the bot's loop ------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                if isinstance(item, Revocation):
+                    log.warning(
+                        "Twitch revoked EventSub subscription %s (%s)",
+                        item.subscription_id,
+                        item.status,
+                    )
+                    if self.on_revocation is not None:
+                        await self.on_revocation(item)
+                    continue
+                if item.message_id and item.message_id in self._seen:
+                    log.debug("EventSub message %s arrived twice; handled once", item.message_id)
+                    continue
+                self._seen[item.message_id] = None
+                while len(self._seen) > self._remember:
+                    self._seen.popitem(last=False)
+                await self.on_notification(item)
+            except Exception:
+                # Twitch still holds the redemption: the next catch-up finds it.
+                log.exception("handling an EventSub message failed")

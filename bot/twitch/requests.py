@@ -123,6 +123,15 @@ MIGRATIONS = [
         END
         """,
     ),
+    # Whether Twitch sends the reward's redemptions: 'enabled' once an EventSub session is
+    # subscribed, 'revoked: <why>' when Twitch revoked the subscription (`greenroom twitch status`).
+    Migration(
+        4,
+        """
+        ALTER TABLE twitch_rewards ADD COLUMN eventsub_status TEXT NOT NULL DEFAULT '';
+        ALTER TABLE twitch_rewards ADD COLUMN eventsub_changed_at REAL
+        """,
+    ),
 ]
 
 
@@ -247,6 +256,22 @@ class RequestStore:
             else self.db.fetchall(sql + " ORDER BY created_at")
         )
         return [RewardLink(**dict(row)) for row in rows]
+
+    async def set_eventsub_status(self, reward_ids: list[str], status: str) -> None:
+        for reward_id in reward_ids:
+            await self.db.execute(
+                "UPDATE twitch_rewards SET eventsub_status = ?, eventsub_changed_at = ?"
+                " WHERE reward_id = ?",
+                (status, self.clock(), reward_id),
+            )
+
+    async def eventsub_status(self, reward_id: str) -> tuple[str, float | None]:
+        """('enabled' | 'revoked: <why>' | '' before the bot first listened, since when)."""
+        row = await self.db.fetchone(
+            "SELECT eventsub_status, eventsub_changed_at FROM twitch_rewards WHERE reward_id = ?",
+            (reward_id,),
+        )
+        return (row["eventsub_status"], row["eventsub_changed_at"]) if row else ("", None)
 
     # --- requests ---------------------------------------------------------------------------
 

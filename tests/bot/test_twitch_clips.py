@@ -72,7 +72,7 @@ async def test_clip_approved_fulfils_and_clip_rejected_requeues(
 
         # Approved while Twitch fails: fulfilled here, pending there, retried by maintenance.
         review_card = await w.double.wait_for_message(cw.review, timeout=5)
-        double.fail_next("PATCH", REDEMPTIONS, 503, times=4)
+        double.fail_next("PATCH", REDEMPTIONS, 502, times=4)  # 1 try + 3 retries
         _, reply = await approve(cw, cw.mod, review_card, 1)
         assert "Approved clip #1." in reply.content
         assert "Cameo request #2 is fulfilled; Twitch did not take it yet" in reply.content

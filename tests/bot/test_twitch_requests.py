@@ -50,11 +50,8 @@ async def linked_world(world, services, twitch):
 
     tokens = TokenStore(services.settings.twitch_tokens_path)
     tokens.save(TwitchTokens.from_json(twitch.issue_tokens(broadcaster, CLIENT_ID)))
-    import httpx
-
-    async with httpx.AsyncClient() as http:
-        helix: HelixClient = make_helix(twitch, http, tokens)
-        reward = await helix.create_custom_reward(broadcaster, "Frog cameo", 500)
+    helix: HelixClient = make_helix(twitch, tokens)
+    reward = await helix.create_custom_reward(broadcaster, "Frog cameo", 500)
     store = await RequestStore.open(services.db)
     await store.add_reward(world.guild.id, reward, "pixelmoth")
     world.requests = world.guild.add_text_channel("cameo-requests")
@@ -213,7 +210,7 @@ async def test_restart_catch_up_pending_retry_and_expiry(linked_world, services)
         await w.double.wait_until(lambda: "🎬 Accepted" in card1.text, what="old card works")
 
         # Twitch fails the refund: the card shows it pending, the retry completes it.
-        twitch.fail_next("PATCH", REDEMPTIONS, 503, times=4)
+        twitch.fail_next("PATCH", REDEMPTIONS, 502, times=4)  # 1 try + 3 retries
         modal = await (await click(w, w.mod, cards[1], "twreq:reject:2")).wait_modal()
         sent = await w.double.submit_modal(
             w.guild, w.requests, w.mod, modal["custom_id"], {"reason": "not today"}

@@ -1,17 +1,16 @@
 """Fixtures for the Twitch tests: a started loopback Twitch double with one app and one
-broadcaster, and a Helix client logged in as that broadcaster."""
+broadcaster, and a Helix client (twitchAPI underneath) logged in as that broadcaster."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
 import pytest_asyncio
 
-from bot.twitch.helix import HelixClient
-from bot.twitch.oauth import TwitchOAuth
+from bot.twitch.helix import HelixClient, Redemption
 from bot.twitch.tokens import TokenStore, TwitchTokens
 from ingest.connectors.base import Secret
 from tests.twitch.double import TwitchDouble
@@ -42,13 +41,36 @@ def store_tokens(twitch: TwitchDouble, path: Path, user_id: str) -> TokenStore:
     return store
 
 
-def make_helix(twitch: TwitchDouble, http: httpx.AsyncClient, store: TokenStore, sleeps=None):
-    async def sleep(seconds: float) -> None:  # retries are recorded, not waited for
+def make_helix(twitch: TwitchDouble, store: TokenStore, sleeps=None, **options) -> HelixClient:
+    async def sleep(seconds: float) -> None:  # our retries are recorded, not waited for
         if sleeps is not None:
             sleeps.append(seconds)
 
-    oauth = TwitchOAuth(http, CLIENT_ID, Secret(CLIENT_SECRET), auth_url=twitch.auth_url)
-    return HelixClient(http, oauth, store, api_url=twitch.api_url, sleep=sleep)
+    return HelixClient(
+        CLIENT_ID,
+        Secret(CLIENT_SECRET),
+        store,
+        api_url=twitch.api_url,
+        auth_url=twitch.auth_url,
+        sleep=sleep,
+        **options,
+    )
+
+
+def redemption_of(data: dict[str, Any]) -> Redemption:
+    """A redemption as the double holds it (Helix's shape), as ours."""
+    return Redemption(
+        id=data["id"],
+        broadcaster_id=str(data["broadcaster_id"]),
+        reward_id=data["reward"]["id"],
+        reward_title=data["reward"].get("title", ""),
+        user_id=str(data["user_id"]),
+        user_login=data["user_login"],
+        user_name=data["user_name"],
+        user_input=data["user_input"],
+        status=data["status"],
+        redeemed_at=data["redeemed_at"],
+    )
 
 
 @pytest_asyncio.fixture
@@ -56,5 +78,4 @@ async def linked(twitch: TwitchDouble, tmp_path: Path) -> AsyncIterator[Linked]:
     broadcaster = twitch.add_user("PixelMoth")
     store = store_tokens(twitch, tmp_path / "data" / "twitch_tokens.json", broadcaster)
     sleeps: list[float] = []
-    async with httpx.AsyncClient(timeout=5) as http:
-        yield Linked(twitch, broadcaster, store, make_helix(twitch, http, store, sleeps), sleeps)
+    yield Linked(twitch, broadcaster, store, make_helix(twitch, store, sleeps), sleeps)

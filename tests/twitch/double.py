@@ -5,7 +5,8 @@ It keeps Twitch's rules that matter to Greenroom: only the app (client id) that 
 may read or update its redemptions; only UNFULFILLED redemptions change; access tokens expire
 and are refreshed with the refresh token; a WebSocket session that subscribes to nothing within
 `subscribe_deadline` seconds is closed (4003); sessions get keepalives; `session_reconnect` moves
-subscriptions to a second URL. Failures are scripted with `fail_next`.
+subscriptions to a second URL (the client closes the old connection once the new one is welcomed,
+or Twitch does after `reconnect_grace`, 4004). Failures are scripted with `fail_next`.
 
     async with TwitchDouble() as twitch:
         twitch.add_app("cid", "secret"); user = twitch.add_user("pixelmoth")
@@ -81,9 +82,16 @@ def _now() -> str:
 
 
 class TwitchDouble:
-    def __init__(self, *, keepalive: float = 10.0, subscribe_deadline: float = 10.0) -> None:
+    def __init__(
+        self,
+        *,
+        keepalive: float = 10.0,
+        subscribe_deadline: float = 10.0,
+        reconnect_grace: float = 30.0,
+    ) -> None:
         self.keepalive = keepalive
         self.subscribe_deadline = subscribe_deadline
+        self.reconnect_grace = reconnect_grace
         self.port = 0
         self.apps: dict[str, str] = {}
         self.users: dict[str, str] = {}  # id -> login
@@ -672,11 +680,11 @@ class TwitchDouble:
         )
         session.welcomed.set()
         if old is not None:
-            # The subscriptions carry over; the old connection closes once the new one is up.
+            # The subscriptions carry over, and from now on events go to the new connection
+            # (`session_of` picks the newest). The client closes the old one; if it does not
+            # within the grace time, Twitch does (4004).
             session.subscribed.set()
-            old.closed = True
-            old.close_code = 4004
-            self._spawn(old.ws.close(code=4004, message=b"reconnected"))
+            self._spawn(self._reconnect_grace(old))
         watchers = [self._spawn(self._keepalives(session))]
         if old is None:
             watchers.append(self._spawn(self._subscribe_deadline(session)))
@@ -699,6 +707,13 @@ class TwitchDouble:
             await asyncio.sleep(session.keepalive * 0.5)
             if session.keepalives_on and not session.ws.closed:
                 self._send(session, self._message("session_keepalive", {}))
+
+    async def _reconnect_grace(self, old: Session) -> None:
+        await asyncio.sleep(self.reconnect_grace)
+        if not old.ws.closed:
+            old.closed = True
+            old.close_code = 4004
+            await old.ws.close(code=4004, message=b"Reconnect grace time expired")
 
     async def _subscribe_deadline(self, session: Session) -> None:
         try:

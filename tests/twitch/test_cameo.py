@@ -12,8 +12,8 @@ import pytest_asyncio
 
 from bot.storage import Database
 from bot.twitch.cameo import CameoQueue
-from bot.twitch.helix import Redemption
 from bot.twitch.requests import RequestAlreadyDecided, RequestError, RequestState, RequestStore
+from tests.twitch.conftest import redemption_of
 
 GUILD = 4242
 REDEMPTIONS = r"/helix/channel_points/custom_rewards/redemptions$"
@@ -45,7 +45,7 @@ async def queue(linked, tmp_path):
 
 def redeem(linked, queue, text="my frog Gerald", notify=False):
     data = linked.twitch.add_redemption(queue.reward.id, "FrogFan", text, notify=notify)
-    return data, Redemption.from_helix(data)
+    return data, redemption_of(data)
 
 
 async def test_a_redemption_is_recorded_once(linked, queue):
@@ -56,7 +56,7 @@ async def test_a_redemption_is_recorded_once(linked, queue):
     assert first.reward_title == "Frog cameo"
     assert await queue.record(redemption) is None  # the same redemption again: no new card
     assert await queue.catch_up() == []  # and the catch-up knows it too
-    unknown = Redemption.from_helix({**data, "id": "red-x", "reward": {"id": "rew-unknown"}})
+    unknown = redemption_of({**data, "id": "red-x", "reward": {"id": "rew-unknown"}})
     assert await queue.record(unknown) is None
     # The same redemption heard twice at once (EventSub and the catch-up): one request, and
     # the next request's number follows on (no id used up by the duplicate).
@@ -124,14 +124,15 @@ async def test_fulfil_only_after_accept_and_only_while_unfulfilled(linked, queue
 async def test_a_failed_update_stays_pending_and_is_retried(linked, queue):
     data, redemption = redeem(linked, queue)
     request = await queue.record(redemption)
-    linked.twitch.fail_next("PATCH", REDEMPTIONS, 503, times=4)
+    # Each 503 is retried once by the library, then three more times by us: 8 refusals.
+    linked.twitch.fail_next("PATCH", REDEMPTIONS, 503, times=8)
     rejected = await queue.decide(request.id, GUILD, "reject", 11, "no")
     assert rejected.state == S.REJECTED and rejected.pending_status == "CANCELED"
-    assert "503" in rejected.twitch_error and data["status"] == "UNFULFILLED"
+    assert "5xx" in rejected.twitch_error and data["status"] == "UNFULFILLED"
     (done,) = await queue.push_pending()
     assert done.twitch_status == "CANCELED" and data["status"] == "CANCELED"
     assert await queue.push_pending() == []
-    assert len(linked.twitch.requests_to("PATCH", REDEMPTIONS)) == 5
+    assert len(linked.twitch.requests_to("PATCH", REDEMPTIONS)) == 9
 
 
 async def test_undecided_requests_expire_with_a_refund(linked, queue):

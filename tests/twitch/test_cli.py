@@ -1,6 +1,7 @@
 """`greenroom twitch login|reward create|status` against the Twitch double: the device-code
-login prints the link and stores the tokens (0600), a reward is created on Twitch and linked to
-a server, status shows the login and rewards; no token is ever printed or logged."""
+login (twitchAPI's CodeFlow) prints the link and stores the tokens (0600), a reward is created
+on Twitch and linked to a server, status shows the login, the rewards and whether EventSub was
+revoked; no token is ever printed or logged."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ def env(twitch, tmp_path, monkeypatch):
     monkeypatch.setenv("GREENROOM_TWITCH_AUTH_URL", twitch.auth_url)
     monkeypatch.setenv("GREENROOM_TWITCH_API_URL", twitch.api_url)
     monkeypatch.setenv("GREENROOM_DATA_DIR", str(tmp_path / "data"))
+    twitch.device_pending_polls = 0  # approved at once (CodeFlow waits 1 s between polls)
     return tmp_path / "data"
 
 

@@ -13,18 +13,22 @@ import logging
 import time
 
 import discord
-import httpx
 from discord.ext import commands
 
 from bot.clips import ClipNotFound, ClipStatus
 from bot.errors import UserFacingError
-from bot.exts.twitch._render import request_choice_name, request_embed, requests_page_embed
+from bot.exts.twitch._render import (
+    request_choice_name,
+    request_embed,
+    requests_page_embed,
+    revocation_notice,
+)
 from bot.exts.twitch._views import RejectModal, request_view, requests_page_view
 from bot.permissions import ensure_mod, member_of
 from bot.twitch.cameo import CameoQueue
-from bot.twitch.eventsub import EventSubClient, Notification, Revocation
-from bot.twitch.helix import REDEMPTION_ADD, HelixClient, Redemption
-from bot.twitch.oauth import TwitchOAuth
+from bot.twitch.errors import TwitchError
+from bot.twitch.eventsub import Notification, RedemptionListener, Revocation
+from bot.twitch.helix import REDEMPTION_ADD, HelixClient
 from bot.twitch.requests import (
     ACTION_WORDS,
     BOT_ACTOR,
@@ -47,19 +51,17 @@ APPROVED = (ClipStatus.APPROVED, ClipStatus.PUBLISHED)
 REQUESTS_PAGE = 10
 
 
-def build_helix(settings, http: httpx.AsyncClient) -> HelixClient | None:
+def build_helix(settings) -> HelixClient | None:
     """The Helix client from the settings, or None when no Twitch app is configured."""
     if not settings.twitch_client_id:
         return None
     secret = settings.twitch_client_secret
-    oauth = TwitchOAuth(
-        http,
+    return HelixClient(
         settings.twitch_client_id,
         Secret(secret.get_secret_value()) if secret and secret.get_secret_value() else None,
+        TokenStore(settings.twitch_tokens_path),
+        api_url=settings.twitch_api_url,
         auth_url=settings.twitch_auth_url,
-    )
-    return HelixClient(
-        http, oauth, TokenStore(settings.twitch_tokens_path), api_url=settings.twitch_api_url
     )
 
 
@@ -68,11 +70,10 @@ class TwitchCog(commands.Cog):
         self.bot = bot
         self.services = bot.services
         self.settings = bot.services.settings
-        self.http = httpx.AsyncClient(timeout=15)
-        self.helix = build_helix(self.settings, self.http)
+        self.helix = build_helix(self.settings)
         self.store: RequestStore | None = None
         self.queue: CameoQueue | None = None
-        self.eventsub: EventSubClient | None = None
+        self.eventsub: RedemptionListener | None = None
         self.revoked: list[Revocation] = []
         self._card_lock = asyncio.Lock()  # one card per request, even when events race
 
@@ -80,9 +81,6 @@ class TwitchCog(commands.Cog):
         self.store = await RequestStore.open(self.services.db)
         self.queue = CameoQueue(self.store, self.helix)
         self.bot.spawn(self._start(), name="twitch-start")
-
-    async def cog_unload(self) -> None:
-        await self.http.aclose()
 
     # --- running ----------------------------------------------------------------------------
 
@@ -97,11 +95,13 @@ class TwitchCog(commands.Cog):
             log.error("Twitch cameo requests are off: %s", exc)
             return
         if logged_in and await self.store.rewards():
-            self.eventsub = EventSubClient(
+            self.eventsub = RedemptionListener(
+                self.helix,
                 self.settings.twitch_eventsub_url,
-                subscribe=self._subscribe,
+                rewards=self._rewards,
                 on_notification=self._on_notification,
                 on_revocation=self._on_revocation,
+                on_session=self._on_session,
             )
             self.bot.spawn(self.eventsub.run(), name="twitch-eventsub")
         elif self.helix is None:
@@ -126,39 +126,75 @@ class TwitchCog(commands.Cog):
         # A clip decided while settling its request failed (or the bot stopped in between).
         for clip_id, guild_id in {(r.clip_id, r.guild_id) for r in await self.store.linked()}:
             await self.settle_clip(guild_id, clip_id, BOT_ACTOR)
-        await self.post_missing_cards()
+        if self.eventsub is not None:
+            # Also what a listing cut short by Twitch missed (see HelixClient.redemptions), and
+            # what came while EventSub was reconnecting.
+            await self.catch_up()
+        else:
+            await self.post_missing_cards()
 
-    async def _subscribe(self, session_id: str) -> None:
-        for reward in await self.store.rewards():
-            await self.helix.subscribe_redemptions(
-                session_id, reward.broadcaster_id, reward.reward_id
-            )
-        # Subscribed first, then listed: a redemption in between is in one or the other (or
-        # both, and recorded once). Off the subscribe path, which Twitch times (10 s).
-        self.bot.spawn(self._catch_up(), name="twitch-catch-up")
+    async def _rewards(self) -> list[tuple[str, str]]:
+        return [(r.broadcaster_id, r.reward_id) for r in await self.store.rewards()]
 
-    async def _catch_up(self) -> None:
-        for request in await self.queue.catch_up():
+    async def _on_session(self, session_id: str) -> None:
+        """A new EventSub session is subscribed: record it, and list what came meanwhile."""
+        await self.store.set_eventsub_status(
+            [reward_id for _, reward_id in await self._rewards()], "enabled"
+        )
+        await self.catch_up()
+
+    async def catch_up(self) -> None:
+        """Redemptions still UNFULFILLED on Twitch that have no request yet get one and a card.
+        Subscribed first, then listed: a redemption in between is in one or the other (or both,
+        and recorded once)."""
+        try:
+            found = await self.queue.catch_up()
+        except TwitchError as exc:
+            log.warning("could not list the redemptions on Twitch (next round retries): %s", exc)
+            found = []
+        for request in found:
             await self.post_card(request)
         await self.post_missing_cards()  # e.g. the channel was set up after they came
 
     async def _on_notification(self, notification: Notification) -> None:
         if notification.subscription_type != REDEMPTION_ADD:
             return
-        request = await self.queue.record(Redemption.from_helix(notification.event))
+        request = await self.queue.record(notification.redemption)
         if request is not None:
             await self.post_card(request)
 
     async def _on_revocation(self, revocation: Revocation) -> None:
+        """Twitch ended a subscription: recorded (`greenroom twitch status` shows it), logged,
+        and said in the requests channel of the reward's server."""
         self.revoked.append(revocation)
+        reward_id = revocation.condition.get("reward_id", "")
         log.warning(
             "Twitch stopped sending redemptions of reward %s (%s): run `greenroom twitch login`"
             " and restart the bot",
-            revocation.condition.get("reward_id"),
+            reward_id,
             revocation.status,
         )
+        await self.store.set_eventsub_status([reward_id], f"revoked: {revocation.status}")
+        for reward in await self.store.rewards():
+            if reward.reward_id == reward_id:
+                await self._notice(reward.guild_id, revocation_notice(reward.title, revocation))
 
     # --- cards ------------------------------------------------------------------------------
+
+    async def _notice(self, guild_id: int, text: str) -> None:
+        """A line for the mods in the server's requests channel (when it has one)."""
+        config = await self.services.guild_configs.get(guild_id)
+        channel = (
+            self.bot.get_channel(config.twitch_requests_channel)
+            if config.twitch_requests_channel
+            else None
+        )
+        if channel is None:
+            return
+        try:
+            await channel.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException:
+            log.warning("could not post a Twitch notice in server %s", guild_id, exc_info=True)
 
     async def post_card(self, request: CameoRequest) -> None:
         async with self._card_lock:

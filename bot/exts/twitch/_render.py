@@ -104,3 +104,12 @@ def _when(redeemed_at: str) -> str:
     except ValueError:
         return untrusted(redeemed_at, 40) or "unknown"
     return discord.utils.format_dt(moment, "f")
+
+
+def revocation_notice(reward_title: str, revocation) -> str:
+    """What the mods read when Twitch stops sending a reward's redemptions."""
+    return (
+        f"⚠️ Twitch stopped sending redemptions of “{untrusted(reward_title, 100)}”"
+        f" ({revocation.status or 'revoked'}). New redemptions get no card until the"
+        " broadcaster runs `greenroom twitch login` again and the bot is restarted."
+    )
