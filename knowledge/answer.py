@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass, field
 
 from knowledge.catalog import query_terms, stem_set, stems
+from knowledge.readable import same_passage
 from knowledge.retrieval import Hit
 
 ANSWER, SUGGEST, DECLINE = "answer", "suggest", "decline"
@@ -213,10 +214,15 @@ def compose_answer(question: str, hits: list[Hit], model: ConfidenceModel) -> An
 
 
 def suggestions_for(question: str, hits: list[Hit]) -> list[Citation]:
-    """Up to three short passages, one per distinct hit, in the order of `hits`."""
-    return [citation_for(question, h, MAX_SUGGESTION_CHARS) for h in distinct(hits)][
-        :MAX_SUGGESTIONS
-    ]
+    """Up to three short passages in the order of `hits`, no two saying the same thing."""
+    kept: list[Citation] = []
+    for h in distinct(hits):
+        citation = citation_for(question, h, MAX_SUGGESTION_CHARS)
+        if not any(same_passage(citation.passage, k.passage) for k in kept):
+            kept.append(citation)
+        if len(kept) == MAX_SUGGESTIONS:
+            break
+    return kept
 
 
 def learned_answer(

@@ -9,6 +9,7 @@ import numpy as np
 
 from ingest.documents import PUBLIC
 from knowledge.catalog import Catalog, StoredChunk
+from knowledge.readable import is_thin
 from knowledge.rerank import PassageScores, RerankModel, candidate_features
 
 
@@ -263,8 +264,13 @@ def _pool(
     )[:depth]
     chunks = catalog.get_chunks([c.chunk_id for c in order])
     admitted = [
-        c for c in order if c.chunk_id in chunks and search_filter.admits(chunks[c.chunk_id])
-    ]  # a vector whose chunk row is gone, or one this search may not show, drops out here
+        c
+        for c in order
+        if c.chunk_id in chunks
+        and search_filter.admits(chunks[c.chunk_id])
+        and not is_thin(chunks[c.chunk_id].text)
+    ]  # a vector whose chunk row is gone, one this search may not show, or one with nothing
+    # to read (a contributors list, a rule, an omitted import string) drops out here
     passages = best_passages(
         [c.chunk_id for c in admitted[: ranking.rescore]], query_vector, catalog
     )
