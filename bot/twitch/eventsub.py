@@ -23,13 +23,15 @@ revocations to handlers.
   `run()` watches `active_session` and calls `on_session` for each new one (the cog then lists
   the UNFULFILLED redemptions).
 - It exposes no health: its receive task ends on a socket error and its reconnect task ends when
-  every `reconnect_delay_steps` attempt failed, and nothing restarts them. `run()` reads its task
-  list (`_tasks`) and, when they have ended or the first subscribe failed, stops it and starts
-  a new client with back-off.
+  every `reconnect_delay_steps` attempt failed (we make those few), and nothing restarts them.
+  `run()` reads its task list (`_tasks`) and, when one has ended or the first subscribe failed,
+  stops it and starts a new client with back-off.
+- Its socket thread is not a daemon: one left running holds the process open at exit. So a
+  listener stopped while `start()` runs waits for it to return before calling `stop()`.
 - `stop()` waits forever when the client's thread has already ended (its loop is gone): it is
   called only while that loop runs (`_socket_loop`), from a daemon thread, bounded.
-Those three private attributes (`_startup_complete`, `_tasks`, `_socket_loop`) are the only
-ones used; twitchAPI is pinned to 4.5.0.
+Those private attributes (`_startup_complete`, `_tasks`, `_socket_loop`, and `_closing` when
+`stop()` failed) are the only ones used; twitchAPI is pinned to 4.5.0.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ DEFAULT_EVENTSUB_URL = "wss://eventsub.wss.twitch.tv/ws"
 RESTART_DELAYS = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)  # between new clients; the last one repeats
 AUTH_RETRY_SECONDS = 300.0  # no login: look at the token file again this often
 STOP_TIMEOUT = 10.0
+CONNECT_DELAYS = (0, 1, 2)  # the library's attempts to open the socket, in seconds
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,7 @@ class RedemptionListener:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ws: EventSubWebsocket | None = None
         self._tasks: set[asyncio.Task] = set()  # ours, kept until done
+        self._starting: asyncio.Future | None = None  # start() in its worker thread
         self.session_id: str | None = None
         self.sessions_opened = 0  # sessions that were subscribed (a session_reconnect keeps one)
         self.state = "not started"  # for logs and `status`: listening, starting, failed: ...
@@ -176,17 +180,35 @@ class RedemptionListener:
         return subscribe
 
     async def _start(self, ws: EventSubWebsocket) -> None:
-        started = asyncio.ensure_future(asyncio.to_thread(ws.start))
+        # Its connection attempts end sooner than its default 255 s: a client that gave up is
+        # replaced by `run()`, with our back-off.
+        ws.reconnect_delay_steps = list(CONNECT_DELAYS)
+        self._starting = asyncio.ensure_future(asyncio.to_thread(ws.start))
+        if not await self._started(ws):
+            raise TwitchUnavailable(f"EventSub sent no welcome within {self.start_timeout:.0f} s")
+
+    async def _started(self, ws: EventSubWebsocket) -> bool:
+        """Wait for start(), bounded; False when it timed out (then released). `_close` calls
+        it again when `run()` was cancelled meanwhile: the client must have started before
+        it can be stopped."""
+        starting = self._starting
+        if starting is None:
+            return True
         try:
-            await asyncio.wait_for(asyncio.shield(started), self.start_timeout)
+            # asyncio.timeout, not wait_for: in 3.11 wait_for loses a cancellation that arrives
+            # as the awaited thing finishes, and the bot's shutdown would then wait forever.
+            async with asyncio.timeout(self.start_timeout):
+                await asyncio.shield(starting)
         except TimeoutError:
             ws._startup_complete = True  # releases start()'s wait loop (module docstring)
-            await started
-            raise TwitchUnavailable(
-                f"EventSub sent no welcome within {self.start_timeout:.0f} s"
-            ) from None
+            await asyncio.shield(starting)
+            return False
         except Exception as exc:  # e.g. UnauthorizedException: no user login set
             raise TwitchUnavailable(f"EventSub did not start ({type(exc).__name__})") from None
+        finally:
+            if starting.done():
+                self._starting = None
+        return True
 
     async def _watch(self) -> None:
         """Until the client's own tasks end: report each new session it opens."""
@@ -194,7 +216,7 @@ class RedemptionListener:
         while True:
             await asyncio.sleep(self.watch_interval)
             tasks = getattr(ws, "_tasks", None) or []
-            if tasks and all(task.done() for task in tasks):
+            if any(task.done() for task in tasks):  # each should run until stop()
                 return
             session = ws.active_session
             if session is not None and session.id != self.session_id:
@@ -210,7 +232,12 @@ class RedemptionListener:
     async def _close(self) -> None:
         self.connected.clear()
         ws, self._ws = self._ws, None
-        loop = None if ws is None else ws._socket_loop
+        if ws is None:
+            return
+        if self._starting is not None:  # stopped while starting: let start() end first
+            with contextlib.suppress(Exception):
+                await self._started(ws)
+        loop = ws._socket_loop
         if loop is None or not loop.is_running():
             return  # its thread already ended: stop() would wait for it forever
         # stop() blocks until the client's loop has closed the socket: a daemon thread, so a
@@ -218,8 +245,12 @@ class RedemptionListener:
         done = asyncio.get_running_loop().create_future()
         self._in_thread(lambda: asyncio.run(ws.stop()), done)
         try:
-            await asyncio.wait_for(asyncio.shield(done), STOP_TIMEOUT)
+            async with asyncio.timeout(STOP_TIMEOUT):
+                await asyncio.shield(done)
         except Exception:
+            # e.g. stop() after a start() we released had no socket to close: end its thread's
+            # keep-alive loop directly, or the thread (not a daemon) would outlive the bot.
+            ws._closing = True
             log.warning("the EventSub client did not stop cleanly", exc_info=True)
 
     @staticmethod

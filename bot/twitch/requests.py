@@ -125,11 +125,14 @@ MIGRATIONS = [
     ),
     # Whether Twitch sends the reward's redemptions: 'enabled' once an EventSub session is
     # subscribed, 'revoked: <why>' when Twitch revoked the subscription (`greenroom twitch status`).
+    # And the clip whose rejection put a request back in the queue, so that a new version of that
+    # clip (`/clip resubmit`) is linked to the request again.
     Migration(
         4,
         """
         ALTER TABLE twitch_rewards ADD COLUMN eventsub_status TEXT NOT NULL DEFAULT '';
-        ALTER TABLE twitch_rewards ADD COLUMN eventsub_changed_at REAL
+        ALTER TABLE twitch_rewards ADD COLUMN eventsub_changed_at REAL;
+        ALTER TABLE twitch_requests ADD COLUMN requeued_clip_id INTEGER
         """,
     ),
 ]
@@ -196,6 +199,7 @@ class CameoRequest:
     created_at: float
     updated_at: float
     clip_id: int | None = None  # the clip submitted for it (accepted, then fulfilled)
+    requeued_clip_id: int | None = None  # the rejected clip that put it back in the queue
 
     @classmethod
     def from_row(cls, row) -> CameoRequest:
@@ -375,8 +379,8 @@ class RequestStore:
         now = self.clock()
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "UPDATE twitch_requests SET clip_id = ?, updated_at = ? WHERE id = ?"
-                " AND guild_id = ? AND state = 'accepted' AND clip_id IS NULL",
+                "UPDATE twitch_requests SET clip_id = ?, requeued_clip_id = NULL, updated_at = ?"
+                " WHERE id = ? AND guild_id = ? AND state = 'accepted' AND clip_id IS NULL",
                 (clip_id, now, request_id, guild_id),
             )
             changed = cur.rowcount == 1
@@ -434,8 +438,8 @@ class RequestStore:
         now = self.clock()
         async with self.db.transaction() as conn:
             cur = await conn.execute(
-                "UPDATE twitch_requests SET clip_id = NULL, reason = ?, updated_at = ?"
-                " WHERE id = ? AND state = 'accepted' AND clip_id = ?",
+                "UPDATE twitch_requests SET clip_id = NULL, requeued_clip_id = clip_id,"
+                " reason = ?, updated_at = ? WHERE id = ? AND state = 'accepted' AND clip_id = ?",
                 (reason, now, request.id, request.clip_id),
             )
             changed = cur.rowcount == 1
@@ -443,6 +447,34 @@ class RequestStore:
                 await self._audit(conn, request.id, request.guild_id, actor_id, "requeue",
                                   S.ACCEPTED, S.ACCEPTED, reason, now)  # fmt: skip
         return await self.get(request.id) if changed else None
+
+    async def relink(
+        self, guild_id: int, family: tuple[int, ...], clip_id: int, actor_id: int
+    ) -> list[CameoRequest]:
+        """A new version `clip_id` of a rejected clip (one of `family`) was submitted: the
+        requests that rejection put back in the queue, and that got no other clip since, are
+        linked to it again, so its approval fulfils them."""
+        if not family:
+            return []
+        marks = ", ".join("?" for _ in family)
+        now = self.clock()
+        async with self.db.transaction() as conn:
+            async with conn.execute(
+                f"SELECT id, requeued_clip_id FROM twitch_requests WHERE guild_id = ?"
+                f" AND state = 'accepted' AND clip_id IS NULL AND requeued_clip_id IN ({marks})",
+                (guild_id, *family),
+            ) as cur:
+                found = [(row[0], row[1]) for row in await cur.fetchall()]
+            for request_id, old in found:
+                await conn.execute(
+                    "UPDATE twitch_requests SET clip_id = ?, requeued_clip_id = NULL,"
+                    " updated_at = ? WHERE id = ?",
+                    (clip_id, now, request_id),
+                )
+                await self._audit(conn, request_id, guild_id, actor_id, "link_clip", S.ACCEPTED,
+                                  S.ACCEPTED, f"clip #{clip_id}, a new version of #{old}",
+                                  now)  # fmt: skip
+        return [await self.get(request_id) for request_id, _ in found]
 
     async def set_card(self, request_id: int, channel_id: int, message_id: int) -> None:
         await self.db.execute(

@@ -10,7 +10,7 @@ import pytest
 
 from bot.twitch.helix import CustomReward, Redemption
 from tests.bot.clip_fixtures import *  # noqa: F403
-from tests.bot.clip_fixtures import approve, command, decide, submit
+from tests.bot.clip_fixtures import approve, command, decide, submit, upload
 from tests.bot.conftest import greenroom
 from tests.bot.test_twitch_requests import (  # noqa: F401 - fixtures
     REDEMPTIONS,
@@ -123,6 +123,28 @@ async def test_clip_approved_fulfils_and_clip_rejected_requeues(
         await cog.maintain()
         assert (await store.get(3)).clip_id is None
         assert (await store.audit(3))[-1].action == "requeue"
+
+        # The rejected clip comes back as a new version: linked to the request again, and its
+        # approval fulfils the redemption.
+        inter = await cw.double.slash_command(
+            cw.guild, cw.general, cw.creator, "clip resubmit",
+            {"clip": 2, "file": upload(media.comet)},
+        )  # fmt: skip
+        reply = await inter.wait_message(timeout=10)
+        assert "Still linked to cameo request #3" in reply.content
+        assert (await store.get(3)).clip_id == 3
+        assert await choices(cw, cw.creator) == []
+        await w.double.wait_until(lambda: "Clip #3 is in the green room" in card2.text)
+        review_card3 = await w.double.wait_for_message(
+            cw.review, lambda m: "review:approve:3" in m.custom_ids, timeout=5
+        )
+        _, reply = await approve(cw, cw.mod, review_card3, 3)
+        assert "Cameo request #3 is fulfilled on Twitch." in reply.content
+        assert second["status"] == "FULFILLED"
+        await w.double.wait_until(lambda: "✅ Fulfilled" in card2.text, what="fulfilled card")
+        assert [e.action for e in await store.audit(3)][-4:] == [
+            "requeue", "link_clip", "fulfil", "twitch",
+        ]  # fmt: skip
 
 
 async def test_review_requests_pages_and_escapes(linked_world, services):  # noqa: F811

@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from bot.twitch.helix import HelixClient
 from bot.twitch.requests import RequestStore
-from bot.twitch.tokens import TwitchTokens
+from bot.twitch.tokens import TokenStore, TwitchTokens
 from tests.bot.conftest import greenroom
 from tests.twitch.conftest import CLIENT_ID, CLIENT_SECRET, make_helix
 from tests.twitch.double import TwitchDouble
@@ -46,8 +46,6 @@ async def linked_world(world, services, twitch):
         }
     )
     broadcaster = twitch.add_user("PixelMoth")
-    from bot.twitch.tokens import TokenStore
-
     tokens = TokenStore(services.settings.twitch_tokens_path)
     tokens.save(TwitchTokens.from_json(twitch.issue_tokens(broadcaster, CLIENT_ID)))
     helix: HelixClient = make_helix(twitch, tokens)
@@ -176,6 +174,8 @@ async def test_setup_redemption_card_accept_fulfil_and_reject_refunds(
             ("redeemed", 0), ("reject", w.mod.id), ("twitch", 0),
         ]  # fmt: skip
 
+    # twitchAPI's own loggers (Helix, EventSub) logged at DEBUG too, and none shows a token.
+    assert {"twitchAPI.twitch", "twitchAPI.eventsub.websocket"} <= {r.name for r in caplog.records}
     logged = " ".join(r.getMessage() for r in caplog.records)
     logged += " ".join(str(m.request) for m in w.double.messages(w.requests))
     for secret in [*twitch.tokens, *twitch.refresh_tokens, CLIENT_SECRET]:
@@ -232,3 +232,64 @@ async def test_restart_catch_up_pending_retry_and_expiry(linked_world, services)
 
     # Each redemption got exactly one card, across both runs.
     assert len(cards_in(w)) == 3
+
+
+async def test_reconnect_keeps_every_card_once_and_a_revocation_is_shown(
+    linked_world, services, tmp_path, monkeypatch, capsys
+):
+    """A redemption sent during a session_reconnect (on the old connection, and again on the
+    new one) gets one card; the token refreshed meanwhile is stored; a revocation is posted for
+    the mods and shown by `greenroom twitch status`."""
+    w, twitch = linked_world, linked_world.twitch
+    await services.guild_configs.update(w.guild.id, twitch_requests_channel=w.requests.id)
+    async with greenroom(w, services) as bot:
+        cog = await connected(bot, twitch)
+        (old,) = twitch.live_sessions()
+        (sub,) = twitch.subscriptions.values()
+        twitch.expire_tokens()  # the library refreshes it on its next call, and we store it
+        await twitch.send_reconnect(old)
+        during = twitch.add_redemption(w.reward.id, "MidFan", "during the move", notify=False)
+        message = twitch.notification_for(sub, during)
+        twitch.send(old, message)
+        new = await twitch.wait_for(
+            lambda: next((s for s in twitch.live_sessions() if s.url_kind == "reconnect"), None),
+            what="the bot on the reconnect URL",
+        )
+        twitch.send(new, message)
+        await twitch.wait_for(lambda: old.closed, what="the old connection closed")
+        twitch.add_redemption(w.reward.id, "LateFan", "after the move")
+        await w.double.wait_for_message(w.requests, is_card(2), timeout=5)
+        await cog.maintain()  # a catch-up: both are known already
+        assert [c.embed["title"] for c in cards_in(w)] == [
+            "Cameo request #1: Frog cameo", "Cameo request #2: Frog cameo",
+        ]  # fmt: skip
+        assert "during the move" in cards_in(w)[0].text
+        assert cog.eventsub.sessions_opened == 1
+
+        twitch.revoke(sub["id"], "authorization_revoked")
+        notice = await w.double.wait_for_message(
+            w.requests, lambda m: "stopped sending redemptions" in m.content, timeout=5
+        )
+        assert "authorization_revoked" in notice.content and "greenroom twitch login" in (
+            notice.content
+        )
+        assert [r.status for r in cog.revoked] == ["authorization_revoked"]
+
+    stored = TokenStore(services.settings.twitch_tokens_path).load()
+    assert stored.access_token.reveal() in twitch.tokens  # the refreshed pair, not the old
+    assert not twitch.tokens[stored.access_token.reveal()].expired
+    settings = services.settings
+    for name, value in {
+        "GREENROOM_TWITCH_CLIENT_ID": CLIENT_ID,
+        "GREENROOM_TWITCH_CLIENT_SECRET": CLIENT_SECRET,
+        "GREENROOM_TWITCH_AUTH_URL": twitch.auth_url,
+        "GREENROOM_TWITCH_API_URL": twitch.api_url,
+        "GREENROOM_DATA_DIR": str(settings.data_dir),
+    }.items():
+        monkeypatch.setenv(name, value)
+    from bot.cli import main
+
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["twitch", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "EventSub: REVOKED by Twitch (authorization_revoked)" in out

@@ -225,3 +225,14 @@ async def test_a_failing_subscribe_starts_a_new_client_and_a_lost_login_waits(li
         assert not listener.client.connected.is_set()
     finally:
         await listener.stop()
+
+
+async def test_a_listener_stopped_while_starting_leaves_no_thread(linked: Linked):
+    """Cancelled before the welcome (the bot shutting down at once): start() is let finish,
+    then the client is stopped, so its thread (not a daemon) does not outlive the bot."""
+    reward = await linked.helix.create_custom_reward(linked.broadcaster_id, "Cameo", 10)
+    for pause in (0.0, 0.01, 0.05):
+        listener = start(linked, reward.id)
+        await asyncio.sleep(pause)
+        await listener.stop()
+        assert not listener.client.connected.is_set()

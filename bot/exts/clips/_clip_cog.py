@@ -202,9 +202,12 @@ class ClipCog(commands.GroupCog, group_name="clip", group_description="Send AI c
         await self.room.messenger.say_in_thread(
             old, f"Version {new.version} is up for review as clip #{new.id}: {card.jump_url}"
         )
-        await interaction.followup.send(
-            self._submitted_text(new, card, done.fetched), ephemeral=True
-        )
+        text = self._submitted_text(new, card, done.fetched)
+        twitch = self.bot.get_cog(TWITCH_COG)
+        if twitch is not None and twitch.store is not None:
+            lines = await twitch.clip_resubmitted(interaction.guild_id, new.id, member.id)
+            text = shorten("\n".join([*lines, text]), 2000)
+        await interaction.followup.send(text, ephemeral=True)
 
     @app_commands.command(name="status", description="Where a clip is in the review")
     async def status(self, interaction: discord.Interaction, clip: ClipOption) -> None:

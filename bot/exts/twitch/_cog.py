@@ -269,6 +269,24 @@ class TwitchCog(commands.Cog):
             " fulfilled on Twitch."
         )
 
+    async def clip_resubmitted(self, guild_id: int, clip_id: int, actor_id: int) -> list[str]:
+        """`/clip resubmit` made `clip_id`: requests its rejected version had put back in the
+        queue are linked to it again; lines for the creator."""
+        try:
+            versions = await self.services.clips.versions(clip_id, guild_id)
+        except ClipNotFound:
+            return []
+        family = tuple(v.id for v in versions if v.id != clip_id)
+        lines = []
+        for request in await self.store.relink(guild_id, family, clip_id, actor_id):
+            await self.refresh_card(request)
+            log.info("request #%d: clip #%d resubmitted for it", request.id, clip_id)
+            lines.append(
+                f"Still linked to cameo request #{request.id}: when this version is approved,"
+                " the request is fulfilled on Twitch."
+            )
+        return lines
+
     async def settle_clip(
         self, guild_id: int, clip_id: int, actor_id: int, reason: str = ""
     ) -> list[CameoRequest]:
