@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     source_allow_private_hosts: bool = False
     # Twitch (channel-point cameo requests): the app's id and secret; the broadcaster's tokens
     # live in data_dir/twitch_tokens.json (mode 0600) after `greenroom twitch login`. The URLs
-    # are Twitch's; tests point them at a loopback double.
+    # are Twitch's (twitchAPI's base URLs and EventSub's connection URL); tests point them at a
+    # loopback double.
     twitch_client_id: str | None = None
     twitch_client_secret: SecretStr | None = None
     twitch_auth_url: str = "https://id.twitch.tv/oauth2"

@@ -1,8 +1,10 @@
 """Twitch: tokens, the Helix API (custom rewards, redemptions) and the EventSub WebSocket.
 
 No module here imports discord: the Discord side lives in bot/exts/twitch/.
-The HTTP and WebSocket code is our own (httpx and aiohttp), not twitchAPI or TwitchIO: see
-the README's Twitch section for why.
+The HTTP, OAuth and WebSocket work is twitchAPI's (4.5.0, its base URLs pointed where the
+settings say); helix.py, oauth.py and eventsub.py wrap it where it falls short (retries and
+error classes, the device-code login's refusals, EventSub's thread and handlers): see their
+docstrings and the README's Twitch section.
 """
 
 from bot.twitch.errors import TwitchAuthError, TwitchError, TwitchRequestError, TwitchUnavailable

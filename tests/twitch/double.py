@@ -1,5 +1,8 @@
 """A loopback Twitch look-alike for tests: OAuth (id.twitch.tv), Helix and EventSub's WebSocket,
-served over real HTTP and WebSocket on 127.0.0.1.
+served over real HTTP and WebSocket on 127.0.0.1, answering what twitchAPI 4.5.0 sends: the
+device-code login (`POST /oauth2/device`, `/oauth2/token`), the refresh (`/oauth2/token`, a form),
+`GET /oauth2/validate`, the reward and redemption calls under `/helix/`, `POST
+/helix/eventsub/subscriptions` (JSON, 202) and the EventSub socket at `/ws` and `/ws-reconnect`.
 
 It keeps Twitch's rules that matter to Greenroom: only the app (client id) that created a reward
 may read or update its redemptions; only UNFULFILLED redemptions change; access tokens expire
