@@ -50,6 +50,9 @@ class ChunkerSettings:
     window_sentences: int = 3  # sentence windows stored beside each chunk (ingest/windows.py)
     window_stride: int = 3  # non-overlapping: as good held out as stride 2, 25% fewer windows
     window_prefix: bool = True  # embed each window with the chunk's title and heading path
+    # Start the prefix with the note's top folder ("prompts", "comfyui docs"): what a note is
+    # about often lives in its folder, not its title (corpus held-out MRR 0.635 -> 0.676).
+    folder_prefix: bool = True
 
     def fingerprint(self) -> str:
         return json.dumps({"chunker": 4, **asdict(self)}, sort_keys=True)
@@ -153,7 +156,8 @@ def chunk_document(
         # A first heading that repeats the title (an H1 equal to it is common) adds nothing.
         if headings and headings[0].strip().lower() == doc.title.strip().lower():
             headings = headings[1:]
-        prefix = _prefix(doc.title, headings, tokenizer, settings)
+        folder = _top_folder(doc.path) if settings.folder_prefix else ""
+        prefix = _prefix(doc.title, headings, tokenizer, settings, folder)
         prefix_tokens = len(tokenizer.token_spans(prefix)) + (1 if prefix else 0)
         budget = settings.max_tokens - settings.special_tokens - prefix_tokens
         size = max(8, min(settings.target_tokens, budget))
@@ -179,10 +183,21 @@ def chunk_document(
     return chunks
 
 
+def _top_folder(path: str | None) -> str:
+    """The first folder of a note's path, as words: "comfyui-docs/a/b.md" -> "comfyui docs"."""
+    if not path or "/" not in path.strip("/"):
+        return ""
+    return re.sub(r"[-_]+", " ", path.strip("/").split("/", 1)[0]).strip()
+
+
 def _prefix(
-    title: str, heading_path: Sequence[str], tokenizer: Tokenizer, settings: ChunkerSettings
+    title: str,
+    heading_path: Sequence[str],
+    tokenizer: Tokenizer,
+    settings: ChunkerSettings,
+    folder: str = "",
 ) -> str:
-    parts = [title, *heading_path] if title else list(heading_path)
+    parts = [folder, title, *heading_path]
     prefix = HEADING_SEPARATOR.join(p for p in parts if p)
     spans = tokenizer.token_spans(prefix)
     if len(spans) > settings.max_prefix_tokens:

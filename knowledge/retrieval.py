@@ -32,7 +32,7 @@ class RankSettings:
 
 
 # Fitted by bench/tune_ranking.py on all of eval/corpus_questions.jsonl (230 questions); its
-# 5-fold held-out figures are the ones reported: MRR@10 0.621, Recall@5 0.802 (0.527 / 0.709
+# 5-fold held-out figures are the ones reported: MRR@10 0.676, Recall@5 0.857 (0.527 / 0.709
 # with the fusion before it). eval/examples_questions.jsonl was never fitted on.
 DEFAULT_RANKING = RankSettings(
     candidates=100,
@@ -40,21 +40,21 @@ DEFAULT_RANKING = RankSettings(
     rescore=30,
     rerank=RerankModel(
         weights=(
-            2.8051,
-            9.4434,
-            -2.9654,
-            0.8065,
-            1.1821,
-            2.109,
-            0.6028,
-            1.0185,
-            -0.2485,
-            -0.6179,
-            1.5997,
-            0.6789,
-            0.3505,
+            -2.0185,
+            13.3827,
+            1.1293,
+            0.3336,
+            1.362,
+            1.0946,
+            2.8637,
+            1.0868,
+            -0.2052,
+            -1.115,
+            2.3619,
+            -0.7969,
+            0.4218,
         ),
-        bias=-4.7761,
+        bias=-3.8731,
     ),
 )
 

@@ -345,3 +345,24 @@ def test_long_prefix_is_trimmed_to_the_prefix_budget() -> None:
 
 def test_empty_sections_make_no_chunks() -> None:
     assert chunk_document(Document("n::x.md", "T", "# A\n\n## B\n\n   \n"), WordTokenizer()) == []
+
+
+@pytest.mark.parametrize(
+    ("path", "prefix"),
+    [
+        ("prompts/neon-city-intro.md", f"prompts{HEADING_SEPARATOR}Neon city intro"),
+        ("comfyui-docs/installation/system_requirements.mdx", "comfyui docs"),
+        ("faq.md", "Neon city intro"),  # a note at the root has no folder to name
+        (None, "Neon city intro"),  # nor has a page from a connector
+    ],
+)
+def test_the_prefix_starts_with_the_notes_top_folder(path, prefix) -> None:
+    doc = Document("n::x", "Neon city intro", "Body text.\n", path=path)
+    (chunk,) = chunk_document(doc, WordTokenizer())
+    assert chunk.prefix.startswith(prefix)
+
+
+def test_the_folder_prefix_can_be_switched_off() -> None:
+    doc = Document("n::x", "Intro", "Body text.\n", path="prompts/intro.md")
+    (chunk,) = chunk_document(doc, WordTokenizer(), ChunkerSettings(folder_prefix=False))
+    assert chunk.prefix == "Intro"
