@@ -50,12 +50,13 @@ class ChunkerSettings:
     window_sentences: int = 3  # sentence windows stored beside each chunk (ingest/windows.py)
     window_stride: int = 3  # non-overlapping: as good held out as stride 2, 25% fewer windows
     window_prefix: bool = True  # embed each window with the chunk's title and heading path
-    # Start the prefix with the note's top folder ("prompts", "comfyui docs"): what a note is
-    # about often lives in its folder, not its title (corpus held-out MRR 0.635 -> 0.676).
+    # Start the prefix with the note's top folder and the folder it sits in ("prompts",
+    # "comfyui docs › installation"): what a note is about often lives in its folders, not its
+    # title (corpus held-out MRR 0.635 -> 0.680).
     folder_prefix: bool = True
 
     def fingerprint(self) -> str:
-        return json.dumps({"chunker": 4, **asdict(self)}, sort_keys=True)
+        return json.dumps({"chunker": 5, **asdict(self)}, sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ def chunk_document(
         # A first heading that repeats the title (an H1 equal to it is common) adds nothing.
         if headings and headings[0].strip().lower() == doc.title.strip().lower():
             headings = headings[1:]
-        folder = _top_folder(doc.path) if settings.folder_prefix else ""
+        folder = _folders(doc.path) if settings.folder_prefix else ""
         prefix = _prefix(doc.title, headings, tokenizer, settings, folder)
         prefix_tokens = len(tokenizer.token_spans(prefix)) + (1 if prefix else 0)
         budget = settings.max_tokens - settings.special_tokens - prefix_tokens
@@ -183,11 +184,17 @@ def chunk_document(
     return chunks
 
 
-def _top_folder(path: str | None) -> str:
-    """The first folder of a note's path, as words: "comfyui-docs/a/b.md" -> "comfyui docs"."""
-    if not path or "/" not in path.strip("/"):
+def _folders(path: str | None) -> str:
+    """A note's top folder and the folder it sits in, as words.
+
+    "companion-docs/docs/user-guide/buttons/steps.md" -> "companion docs › buttons";
+    "prompts/intro.md" -> "prompts"; "faq.md" -> "".
+    """
+    parts = (path or "").strip("/").split("/")[:-1]
+    if not parts:
         return ""
-    return re.sub(r"[-_]+", " ", path.strip("/").split("/", 1)[0]).strip()
+    kept = [parts[0], parts[-1]] if len(parts) > 1 else parts
+    return HEADING_SEPARATOR.join(re.sub(r"[-_]+", " ", p).strip() for p in kept)
 
 
 def _prefix(

@@ -32,7 +32,7 @@ class RankSettings:
 
 
 # Fitted by bench/tune_ranking.py on all of eval/corpus_questions.jsonl (230 questions); its
-# 5-fold held-out figures are the ones reported: MRR@10 0.676, Recall@5 0.857 (0.527 / 0.709
+# 5-fold held-out figures are the ones reported: MRR@10 0.680, Recall@5 0.852 (0.527 / 0.709
 # with the fusion before it). eval/examples_questions.jsonl was never fitted on.
 DEFAULT_RANKING = RankSettings(
     candidates=100,
@@ -40,21 +40,21 @@ DEFAULT_RANKING = RankSettings(
     rescore=30,
     rerank=RerankModel(
         weights=(
-            -2.0185,
-            13.3827,
-            1.1293,
-            0.3336,
-            1.362,
-            1.0946,
-            2.8637,
-            1.0868,
-            -0.2052,
-            -1.115,
-            2.3619,
-            -0.7969,
-            0.4218,
+            -1.2564,
+            13.6989,
+            0.0403,
+            0.7896,
+            1.2766,
+            1.2001,
+            3.1535,
+            0.7572,
+            -0.2351,
+            -1.0055,
+            1.9814,
+            -1.0409,
+            0.4373,
         ),
-        bias=-3.8731,
+        bias=-3.7452,
     ),
 )
 

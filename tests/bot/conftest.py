@@ -64,9 +64,9 @@ UNCOVERED = "what is your favourite pizza topping?"
 # These tests are about what the bot does with each tier, not about where the fitted
 # thresholds fall on three tiny notes (tests/knowledge/test_answers.py checks the shipped model
 # on the sample vault). So the shipped weights, with thresholds that answer what these tests
-# treat as covered (ANSWERABLE scores ~0.65 here, the same words with a short follow-up ~0.69),
-# suggest for a follow-up read alone ("which one did you pick?" ~0.48) and decline what they
-# treat as not covered (UNCOVERED ~0.09).
+# treat as covered (ANSWERABLE scores ~0.63 here, the same words with a short follow-up ~0.68),
+# suggest for a follow-up read alone ("which one did you pick?" ~0.40) and decline what they
+# treat as not covered (UNCOVERED ~0.05).
 BOT_TEST_TIERS = dataclasses.replace(ConfidenceModel(), answer_at=0.57, suggest_at=0.2)
 
 

@@ -351,12 +351,19 @@ def test_empty_sections_make_no_chunks() -> None:
     ("path", "prefix"),
     [
         ("prompts/neon-city-intro.md", f"prompts{HEADING_SEPARATOR}Neon city intro"),
-        ("comfyui-docs/installation/system_requirements.mdx", "comfyui docs"),
+        (
+            "comfyui-docs/installation/system_requirements.mdx",
+            f"comfyui docs{HEADING_SEPARATOR}installation{HEADING_SEPARATOR}Neon city intro",
+        ),
+        (
+            "companion-docs/docs/user-guide/buttons/steps.md",
+            f"companion docs{HEADING_SEPARATOR}buttons",
+        ),
         ("faq.md", "Neon city intro"),  # a note at the root has no folder to name
         (None, "Neon city intro"),  # nor has a page from a connector
     ],
 )
-def test_the_prefix_starts_with_the_notes_top_folder(path, prefix) -> None:
+def test_the_prefix_starts_with_the_notes_top_folder_and_its_own(path, prefix) -> None:
     doc = Document("n::x", "Neon city intro", "Body text.\n", path=path)
     (chunk,) = chunk_document(doc, WordTokenizer())
     assert chunk.prefix.startswith(prefix)
