@@ -5,9 +5,11 @@
 
 Each round ingests the same copy of the corpus twice, cold, into fresh data dirs, through
 `KnowledgeBase.sync([FolderSource])`, one model loaded once:
-  before: fp32 bulk encoding and no sentence windows (`Embedder(bulk_bf16=False)`,
-          `ChunkerSettings(window_sentences=0)`): what a cold ingest did before the windows;
-  now:    the defaults (bf16 autocast for bulk encoding, 3-sentence windows, stride 2).
+  before: fp32 bulk encoding, no sentence windows and no folders in the prefix
+          (`Embedder(bulk_bf16=False)`, `ChunkerSettings(window_sentences=0,
+          folder_prefix=False)`): what a cold ingest did before the windows;
+  now:    the defaults (bf16 autocast for bulk encoding, 3-sentence windows side by side,
+          folders in the prefix).
 The order alternates between rounds. Target (issue "Answers a fan can trust"):
 now / before <= 1.25. Writes bench/results/windows_ingest.json.
 """
@@ -34,7 +36,9 @@ def cold_ingest(embedder: Embedder, corpus: Path, data: Path, *, windows: bool, 
     embedder.bulk_bf16 = bf16
     chunker = ChunkerSettings(max_tokens=embedder.max_seq_length)
     if not windows:
-        chunker = ChunkerSettings(max_tokens=embedder.max_seq_length, window_sentences=0)
+        chunker = ChunkerSettings(
+            max_tokens=embedder.max_seq_length, window_sentences=0, folder_prefix=False
+        )
     library = Library(data, embedder, chunker=chunker)
     try:
         kb = library.open("bench")

@@ -35,9 +35,29 @@ def readable_words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+# The same rules as readable_words in one left-to-right scan, for is_thin: it runs on every
+# candidate of every question, and prose reaches MIN_WORDS within its first few words.
+_SCAN = re.compile(
+    r"```[^\n]*\n(?:(?!```).)*?" + re.escape(ENCODED_PLACEHOLDER) + r"(?:(?!```).)*(?:```|\Z)"
+    r"|```[^\n]*"  # a fence's opening line (its language) or its closing
+    r"|!\[[^\]]*\]\([^)]*\)"
+    r"|\]\([^)]*\)"
+    r"|https?://\S+"
+    r"|\{[.#][^}]*\}"
+    r"|(?P<word>[^\W\d_]{2,})",
+    re.DOTALL,
+)
+
+
 def is_thin(text: str) -> bool:
     """True when a chunk holds fewer than MIN_WORDS readable words."""
-    return len(readable_words(text)) < MIN_WORDS
+    words = 0
+    for match in _SCAN.finditer(text):
+        if match.group("word") is not None:
+            words += 1
+            if words >= MIN_WORDS:
+                return False
+    return True
 
 
 def same_passage(a: str, b: str) -> bool:
