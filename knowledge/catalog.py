@@ -321,7 +321,16 @@ class Catalog:
         chunks_by_doc: dict[str, Sequence[Chunk]],
         passages: PassageMap,
     ) -> None:
-        """Swap every document's chunks at once (a re-embed with new settings)."""
+        """Swap every document's chunks at once (a re-embed with new settings).
+
+        The notes are the same, only cut or prefixed differently, so what was learned stays:
+        each learned entry moves to the new chunk of its document that overlaps its old chunk
+        most (chunk offsets are in the document's text); one with no such chunk is dropped.
+        """
+        learned = conn.execute(
+            "SELECT l.id, c.doc_id, c.start, c.end FROM learned l"
+            " JOIN chunks c ON c.chunk_id = l.chunk_id"
+        ).fetchall()
         conn.execute("DELETE FROM chunks")
         conn.execute("DELETE FROM passages")
         for doc_id, chunks in chunks_by_doc.items():
@@ -329,6 +338,16 @@ class Catalog:
                 "UPDATE documents SET chunk_count = ? WHERE doc_id = ?", (len(chunks), doc_id)
             )
             _insert_chunks(conn, chunks, passages)
+        for entry_id, doc_id, start, end in learned:
+            overlap = {
+                c.chunk_id: min(end, c.end) - max(start, c.start)
+                for c in chunks_by_doc.get(doc_id, ())
+            }
+            best = max(overlap, key=overlap.__getitem__, default=None)
+            if best is not None and overlap[best] > 0:
+                conn.execute("UPDATE learned SET chunk_id = ? WHERE id = ?", (best, entry_id))
+            else:
+                conn.execute("DELETE FROM learned WHERE id = ?", (entry_id,))
 
     def chunk_ids(self, doc_ids: Iterable[str] | None = None) -> set[str]:
         with self._lock:

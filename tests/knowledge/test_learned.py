@@ -149,3 +149,29 @@ def test_a_changed_or_deleted_note_drops_its_entries(setup) -> None:
     kb.sync([FolderSource(notes, name="notes")])
     assert kb.learned.entries() == []
     assert kb.catalog.read("SELECT count(*) FROM learned")[0][0] == 0
+
+
+def test_a_new_chunker_keeps_what_was_learned(setup, tmp_path: Path, embedder) -> None:
+    """A re-embed with other chunker settings cuts new chunks from the same notes: each
+    learned entry moves to the new chunk over the same text, and still answers."""
+    from ingest.chunking import ChunkerSettings
+
+    library, kb, notes = setup
+    old_chunk = brb_chunk(kb)
+    entry = kb.confirm(QUESTION, old_chunk, "mod-1", by_mod=True)
+    library.close()
+
+    # A one-token prefix ("BRB…"): other chunk ids, the same text.
+    changed = ChunkerSettings(max_tokens=embedder.max_seq_length, max_prefix_tokens=1)
+    library = Library(tmp_path / "data", embedder, chunker=changed, confidence=NEVER_ANSWERS)
+    try:
+        kb = library.open("guild-1")
+        kb.sync([FolderSource(notes, name="notes")])  # the settings changed: re-embed all
+        [moved] = kb.learned.entries()
+        assert moved.id == entry.id
+        assert moved.chunk_id != old_chunk and moved.chunk_id == brb_chunk(kb)
+        answer = kb.ask(PARAPHRASE)
+        assert answer.mode == ANSWER and answer.learned_id == entry.id
+        assert "Kling 2.1" in answer.text
+    finally:
+        library.close()
