@@ -116,6 +116,8 @@ async def test_gap_loop_end_to_end(world, services):
 
         click = await world.double.click(world.guild, world.general, world.mod, listing, button)
         modal = await click.wait_modal()
+        [field] = [c for row in modal["components"] for c in row["components"]]
+        assert field["custom_id"] == "answer" and field["label"].startswith("Answer: ")
         submit = await world.double.submit_modal(
             world.guild,
             world.general,

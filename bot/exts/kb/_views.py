@@ -42,14 +42,6 @@ class GapAnswerButton(
 
 
 class GapAnswerModal(discord.ui.Modal):
-    answer = discord.ui.TextInput(
-        label="Your answer",
-        style=discord.TextStyle.paragraph,
-        custom_id="answer",
-        max_length=1800,
-        placeholder="Written for fans; it is added to the notes as it is.",
-    )
-
     def __init__(self, question_id: int, question: str) -> None:
         super().__init__(
             title="Answer & add to notes",
@@ -58,7 +50,15 @@ class GapAnswerModal(discord.ui.Modal):
         )
         self.question_id = question_id
         self.question = question
-        self.answer.label = _label(question)
+        # Built here, with the question in its label (setting a label afterwards is deprecated).
+        self.answer = discord.ui.TextInput(
+            label=_label(question),
+            style=discord.TextStyle.paragraph,
+            custom_id="answer",
+            max_length=1800,
+            placeholder="Written for fans; it is added to the notes as it is.",
+        )
+        self.add_item(self.answer)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         await interaction.client.get_cog("KnowledgeCog").submit_gap_answer(
