@@ -11,35 +11,21 @@ two: three suggestions should be three different things to read.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from itertools import islice
 
 from ingest.loaders.markdown import ENCODED_PLACEHOLDER
 
 MIN_WORDS = 3  # "Deblock reduces blocky artifacts ..." is an answer; "- [GoWMan](url)" is not
 SAME_PASSAGE = 0.6  # word-set overlap (Jaccard) above which two passages count as one
 
-_FENCE = re.compile(r"```[^\n]*\n(.*?)(?:```|$)", re.DOTALL)
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")  # an image shows nothing in a text answer
-_LINK_TARGET = re.compile(r"\]\([^)]*\)")  # keep a link's text, drop its address
-_URL = re.compile(r"https?://\S+")
-_ATTRIBUTES = re.compile(r"\{[.#][^}]*\}")  # wiki.js / pandoc attributes: {.is-info}
-_WORD = re.compile(r"[^\W\d_]{2,}")  # letters only: "---", "1.", "#" are not words
-
-
-def readable_words(text: str) -> list[str]:
-    """The words a reader would read: no addresses, attributes or placeholder fences."""
-    text = _FENCE.sub(lambda m: "" if ENCODED_PLACEHOLDER in m.group(1) else m.group(1), text)
-    text = _IMAGE.sub(" ", text)
-    text = _LINK_TARGET.sub("]", text)
-    text = _URL.sub(" ", text)
-    text = _ATTRIBUTES.sub(" ", text)
-    return _WORD.findall(text.lower())
-
-
-# The same rules as readable_words in one left-to-right scan, for is_thin: it runs on every
-# candidate of every question, and prose reaches MIN_WORDS within its first few words.
+# What a reader would not read, matched left to right, or a word: a fence that holds an
+# omitted import string (whole), a fence's opening line (its language) or its closing, an
+# image, a link's address (its text is kept), a bare address, wiki.js / pandoc attributes
+# ({.is-info}); a word is two letters or more ("---", "1.", "#" are not words).
 _SCAN = re.compile(
     r"```[^\n]*\n(?:(?!```).)*?" + re.escape(ENCODED_PLACEHOLDER) + r"(?:(?!```).)*(?:```|\Z)"
-    r"|```[^\n]*"  # a fence's opening line (its language) or its closing
+    r"|```[^\n]*"
     r"|!\[[^\]]*\]\([^)]*\)"
     r"|\]\([^)]*\)"
     r"|https?://\S+"
@@ -49,15 +35,21 @@ _SCAN = re.compile(
 )
 
 
-def is_thin(text: str) -> bool:
-    """True when a chunk holds fewer than MIN_WORDS readable words."""
-    words = 0
+def _words(text: str) -> Iterator[str]:
     for match in _SCAN.finditer(text):
-        if match.group("word") is not None:
-            words += 1
-            if words >= MIN_WORDS:
-                return False
-    return True
+        if (word := match.group("word")) is not None:
+            yield word
+
+
+def readable_words(text: str) -> list[str]:
+    """The words a reader would read: no addresses, attributes or placeholder fences."""
+    return [word.lower() for word in _words(text)]
+
+
+def is_thin(text: str) -> bool:
+    """True when a chunk holds fewer than MIN_WORDS readable words (it runs on every candidate
+    of every question, so it stops at the MIN_WORDS-th word: prose gets there at once)."""
+    return next(islice(_words(text), MIN_WORDS - 1, None), None) is None
 
 
 def same_passage(a: str, b: str) -> bool:
