@@ -21,7 +21,8 @@ revocations to handlers.
   id it has seen (Twitch may send one on both connections during a `session_reconnect`).
 - It tells no one when it opened a new session, while redemptions in the gap were not sent:
   `run()` watches `active_session` and calls `on_session` for each new one (the cog then lists
-  the UNFULFILLED redemptions).
+  the UNFULFILLED redemptions), once the library has subscribed again on it: it drops events
+  that come before a subscription's handler is registered, so the listing must come after.
 - It exposes no health: its receive task ends on a socket error and its reconnect task ends when
   every `reconnect_delay_steps` attempt failed (we make those few), and nothing restarts them.
   `run()` reads its task list (`_tasks`) and, when one has ended or the first subscribe failed,
@@ -30,8 +31,9 @@ revocations to handlers.
   listener stopped while `start()` runs waits for it to return before calling `stop()`.
 - `stop()` waits forever when the client's thread has already ended (its loop is gone): it is
   called only while that loop runs (`_socket_loop`), from a daemon thread, bounded.
-Those private attributes (`_startup_complete`, `_tasks`, `_socket_loop`, and `_closing` when
-`stop()` failed) are the only ones used; twitchAPI is pinned to 4.5.0.
+Those private attributes (`_startup_complete`, `_tasks`, `_socket_loop`,
+`_active_subscriptions`, and `_closing` when `stop()` failed) are the only ones used; twitchAPI
+is pinned to 4.5.0.
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ class RedemptionListener:
         self._tasks: set[asyncio.Task] = set()  # ours, kept until done
         self._starting: asyncio.Future | None = None  # start() in its worker thread
         self.session_id: str | None = None
+        self._subscribed: set[str] = set()  # the library's subscriptions on that session
         self.sessions_opened = 0  # sessions that were subscribed (a session_reconnect keeps one)
         self.state = "not started"  # for logs and `status`: listening, starting, failed: ...
         self.connected = asyncio.Event()
@@ -167,7 +170,7 @@ class RedemptionListener:
             await self.helix.attempt(
                 "subscribe to redemptions", self._subscription(ws, broadcaster_id, reward_id)
             )
-        self._new_session(session)
+        self._new_session(session, ws)
         self.state = "listening"
         self.connected.set()
 
@@ -211,7 +214,10 @@ class RedemptionListener:
         return True
 
     async def _watch(self) -> None:
-        """Until the client's own tasks end: report each new session it opens."""
+        """Until the client's own tasks end: report each new session it opens, once the
+        library has subscribed on it again. It drops an event that comes before it has
+        registered the subscription's handler, so the catch-up `on_session` starts must come
+        after that to find such an event."""
         ws = self._ws
         while True:
             await asyncio.sleep(self.watch_interval)
@@ -220,10 +226,13 @@ class RedemptionListener:
                 return
             session = ws.active_session
             if session is not None and session.id != self.session_id:
-                self._new_session(session.id)
+                subscribed = _subscription_ids(ws)
+                if subscribed and not subscribed & self._subscribed:
+                    self._new_session(session.id, ws)
 
-    def _new_session(self, session_id: str) -> None:
+    def _new_session(self, session_id: str, ws: EventSubWebsocket) -> None:
         self.session_id = session_id
+        self._subscribed = _subscription_ids(ws)
         self.sessions_opened += 1
         log.info("EventSub session %s is listening", session_id)
         if self.on_session is not None:
@@ -345,3 +354,12 @@ class RedemptionListener:
             except Exception:
                 # Twitch still holds the redemption: the next catch-up finds it.
                 log.exception("handling an EventSub message failed")
+
+
+def _subscription_ids(ws: EventSubWebsocket) -> set[str]:
+    """The ids of the subscriptions the library has registered handlers for (its thread fills
+    them while it subscribes again on a new session)."""
+    try:
+        return set(getattr(ws, "_active_subscriptions", {}))
+    except RuntimeError:  # changed size while copied: it is subscribing right now
+        return set()
